@@ -1,0 +1,106 @@
+/**
+ * Benchmark harness: validate first, then time. GPU time comes from timestamp queries written around one
+ * compute pass per timed iteration (falls back to wall time where the adapter has no timestamp-query).
+ *
+ * The H100 idles at 345 MHz and drops back within ~1 s of idle, so every measurement first runs the workload
+ * back to back for `warmupMs` (>= 1 s by default) before timing.
+ */
+
+import type { GpuContext } from '../src/runtime/gpu.ts';
+
+export interface BenchContext {
+  gpu: GpuContext;
+  json: boolean;
+  /** Remaining command-line arguments after the benchmark name. */
+  args: string[];
+}
+
+/** A benchmark prints human-readable lines itself and returns the figures for `--json`. */
+export type BenchFn = (ctx: BenchContext) => Promise<Record<string, unknown>>;
+
+export interface TimeOptions {
+  warmupMs?: number;
+  iterations?: number;
+}
+
+export const TIME_DEFAULTS: Required<TimeOptions> = { warmupMs: 1000, iterations: 20 };
+
+export interface Timing {
+  /** Median GPU milliseconds per iteration. */
+  medianMs: number;
+  minMs: number;
+  /** 'timestamp' (GPU timestamps) or 'wall' (host time around submit + onSubmittedWorkDone). */
+  source: 'timestamp' | 'wall';
+  iterations: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * Times `record` (which records dispatches on `gpu` without flushing them). Each timed iteration is one
+ * submission of one compute pass.
+ */
+export async function timeGpu(
+  gpu: GpuContext,
+  record: () => void,
+  options: TimeOptions = {},
+): Promise<Timing> {
+  const o = { ...TIME_DEFAULTS, ...options };
+  const t0 = performance.now();
+  let warm = 0;
+  while (performance.now() - t0 < o.warmupMs || warm < 3) {
+    record();
+    gpu.flush();
+    if (++warm % 4 === 0) await gpu.sync();
+  }
+  await gpu.sync();
+  const samples: number[] = [];
+  if (gpu.features.timestamps) {
+    const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 2 });
+    const resolve = gpu.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const read = gpu.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    for (let i = 0; i < o.iterations; i++) {
+      record();
+      const enc = gpu.flush({ querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 });
+      if (!enc) throw new Error('timeGpu: record() recorded no dispatches');
+      const e2 = gpu.device.createCommandEncoder();
+      e2.resolveQuerySet(qs, 0, 2, resolve, 0);
+      e2.copyBufferToBuffer(resolve, 0, read, 0, 16);
+      gpu.device.queue.submit([e2.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const [a, b] = new BigUint64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      samples.push(Number(b - a) / 1e6);
+    }
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+    return {
+      medianMs: median(samples),
+      minMs: Math.min(...samples),
+      source: 'timestamp',
+      iterations: o.iterations,
+    };
+  }
+  for (let i = 0; i < o.iterations; i++) {
+    const s = performance.now();
+    record();
+    await gpu.sync();
+    samples.push(performance.now() - s);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), source: 'wall', iterations: o.iterations };
+}
+
+/** TFLOP/s from a FLOP count and milliseconds. */
+export function tflops(flop: number, ms: number): number {
+  return flop / (ms * 1e-3) / 1e12;
+}

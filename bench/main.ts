@@ -1,0 +1,49 @@
+/**
+ * `npm run bench -- <name> [--json] [--robust] [args...]`: runs bench/<name>.ts and prints its figures.
+ * `--robust` keeps Dawn's robustness (bounds checks) on, as browsers run; the default in Node is off.
+ */
+
+import { GPU_HELP, GpuContext } from '../src/runtime/gpu.ts';
+import type { BenchFn } from './harness.ts';
+
+const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
+  matmul: () => import('./matmul.ts'),
+  attention: () => import('./attention.ts'),
+};
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  const robustness = argv.includes('--robust');
+  const rest = argv.filter((a) => a !== '--json' && a !== '--robust');
+  const name = rest.shift();
+  if (!name || !(name in BENCHES)) {
+    console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [--json] [--robust]`);
+    process.exit(2);
+  }
+  const gpu = await GpuContext.create({ robustness });
+  if (!gpu) {
+    console.error(GPU_HELP);
+    process.exit(2);
+  }
+  const log = json ? console.error : console.log;
+  log(
+    `# ${name} on ${gpu.adapterInfo.vendor} ${gpu.adapterInfo.device || gpu.adapterInfo.description} (robustness ${robustness ? 'on' : 'off'})`,
+  );
+  const bench = (await BENCHES[name]()).default;
+  const figures = await bench({ gpu, json, args: rest });
+  const out = {
+    bench: name,
+    adapter: {
+      vendor: gpu.adapterInfo.vendor,
+      device: gpu.adapterInfo.device,
+      description: gpu.adapterInfo.description,
+    },
+    robustness,
+    ...figures,
+  };
+  if (json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  gpu.destroy();
+}
+
+await main();
