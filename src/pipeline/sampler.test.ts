@@ -8,7 +8,7 @@ test('time schedule with 12 steps and rescale 3 matches the official values', ()
   const expected = [1.0, 0.97059, 0.9375, 0.9, 0.85714, 0.80769, 0.75, 0.68182, 0.6, 0.5, 0.375, 0.21429, 0];
   const got = timeSchedule(12, 3);
   assert.equal(got.length, 13);
-  got.forEach((t, i) => assert.ok(Math.abs(t - expected[i]) < 5e-6, `t[${i}] = ${t}`));
+  for (const [i, t] of got.entries()) assert.ok(Math.abs(t - expected[i]) < 5e-6, `t[${i}] = ${t}`);
   // t = 0.5 at step 9 must be exact so CFG (interval [0.5, 1]) is active on steps 0..9.
   assert.equal(got[9], 0.5);
 });
@@ -49,5 +49,5 @@ test('Euler + CFG on a linear velocity field follows the closed-form update', as
       return v - (t - ts[i + 1]) * vv;
     });
   }
-  x.forEach((v, i) => assert.ok(Math.abs(out.data[i] - v) < 1e-5, `x[${i}]`));
+  for (const [i, v] of x.entries()) assert.ok(Math.abs(out.data[i] - v) < 1e-5, `x[${i}]`);
 });
