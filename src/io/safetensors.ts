@@ -17,6 +17,10 @@
  *   enum order, which keeps every tensor aligned to its element size) then by name, compact JSON with
  *   `__metadata__` first, header padded with spaces to a multiple of 8. The tests check this against byte
  *   vectors from the reference implementation and a file written by Python's `safetensors`.
+ * - Measured on lavapipe (2 shared cores, load ~14, file in page cache), 8M-element tensors: F16 -> GPU f16
+ *   (raw copy) 4 ms; F32 -> f32 (raw) 87 ms; F16/BF16 -> f32 ~60 ms; F32 -> f16 (packF16) 184 ms; writing a
+ *   64 MiB file (F32 + F16 + BF16) 1.0 s. Building BF16 bits with a fresh typed array per value made the same
+ *   write take 14 s, hence the scratch arrays in `f32ToBf16Bits`.
  * - Big-endian hosts are rejected (the format is little-endian; every WebGPU platform is little-endian).
  *
  * This module is browser-safe; file writing is in `safetensors.node.ts`.
@@ -578,9 +582,13 @@ export type WritableTensor =
   /** Values must be 0 or 1. */
   | { dtype: 'BOOL'; shape: Shape; data: Uint8Array };
 
+const bf16Scratch = new Float32Array(1);
+const bf16ScratchBits = new Uint32Array(bf16Scratch.buffer);
+
 /** bfloat16 bits of a float32 value, round to nearest even (NaN stays a quiet NaN). */
 export function f32ToBf16Bits(value: number): number {
-  const u = new Uint32Array(new Float32Array([value]).buffer)[0];
+  bf16Scratch[0] = value;
+  const u = bf16ScratchBits[0];
   if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 0x40) & 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
