@@ -103,6 +103,22 @@ test('doctor --json keeps native writes to fd 1 off stdout', async () => {
   }
 });
 
+test('doctor --json survives a GPU probe that dies (e.g. a driver fault) and reports cpu', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'amodal3r-doctor-'));
+  try {
+    const preload = join(dir, 'probe-dies.mjs');
+    await writeFile(preload, 'if (process.send) process.exit(7);\n');
+    const opts = [process.env.NODE_OPTIONS, `--import=${pathToFileURL(preload).href}`].filter(Boolean);
+    const r = await cli(['doctor', '--json', '--require-gpu'], { NODE_OPTIONS: opts.join(' ') });
+    assert.equal(r.code, EXIT_NO_GPU, r.stderr);
+    const rep = parseReport(r);
+    assert.equal(rep.backend, 'cpu');
+    assert.match(String(rep.reason), /GPU probe exited without a report \(code 7/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test(`without an adapter (${DISABLE_GPU_ENV}=1) doctor reports cpu, warns, and --require-gpu exits ${EXIT_NO_GPU}`, async () => {
   const env = { [DISABLE_GPU_ENV]: '1' };
   const r = await cli(['doctor', '--json'], env);

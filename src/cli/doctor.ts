@@ -75,6 +75,29 @@ export interface DoctorReport {
   warnings: string[];
 }
 
+function environment(robustness: boolean) {
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    robustness,
+    dawnToggles: dawnToggles(robustness),
+  };
+}
+
+/** The report when there is no GPU, with `reason` and how to get an adapter. */
+function cpuReport(reason: string, robustness: boolean): DoctorReport {
+  return {
+    backend: 'cpu',
+    reason,
+    ...environment(robustness),
+    adapter: null,
+    features: null,
+    limits: null,
+    maxBinding: null,
+    warnings: [`${reason}; running on the CPU backend (slow). ${GPU_HELP}`],
+  };
+}
+
 /**
  * Probes WebGPU in this process and describes it.
  * @example
@@ -84,24 +107,7 @@ export interface DoctorReport {
 export async function collectDoctorReport(options: DoctorOptions = {}): Promise<DoctorReport> {
   const robustness = options.robust ?? GPU_CONTEXT_DEFAULTS.robustness;
   const { gpu, reason } = await acquireCliGpu({ robustness });
-  const base = {
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    robustness,
-    dawnToggles: dawnToggles(robustness),
-  };
-  if (!gpu) {
-    return {
-      backend: 'cpu',
-      reason,
-      ...base,
-      adapter: null,
-      features: null,
-      limits: null,
-      maxBinding: null,
-      warnings: [`${reason}; running on the CPU backend (slow). ${GPU_HELP}`],
-    };
-  }
+  if (!gpu) return cpuReport(reason ?? 'no WebGPU adapter', robustness);
   try {
     const info = gpu.adapterInfo as GPUAdapterInfo & {
       subgroupMinSize?: number;
@@ -116,7 +122,7 @@ export async function collectDoctorReport(options: DoctorOptions = {}): Promise<
     return {
       backend: 'webgpu',
       reason: null,
-      ...base,
+      ...environment(robustness),
       adapter: {
         vendor: info.vendor,
         architecture: info.architecture,
@@ -194,19 +200,7 @@ async function probeInChild(options: DoctorOptions): Promise<DoctorReport> {
     child.on('message', (m) => {
       report = m as DoctorReport;
     });
-    const fallback = (why: string): DoctorReport => ({
-      backend: 'cpu',
-      reason: why,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-      robustness: !!options.robust,
-      dawnToggles: dawnToggles(!!options.robust),
-      adapter: null,
-      features: null,
-      limits: null,
-      maxBinding: null,
-      warnings: [`${why}; running on the CPU backend (slow). ${GPU_HELP}`],
-    });
+    const fallback = (why: string) => cpuReport(why, !!options.robust);
     child.on('error', (e) => resolve(fallback(`GPU probe could not start: ${e.message}`)));
     child.on('exit', (code, signal) => {
       resolve(report ?? fallback(`GPU probe exited without a report (code ${code}, signal ${signal})`));
