@@ -9,8 +9,10 @@ import { bytesPerElement, type DType } from '../../runtime/dtype.ts';
 
 export interface ElementWindow {
   binding: { buffer: GPUBuffer; offset: number; size: number };
-  /** Elements between the binding start and element `start`. */
+  /** Elements between the binding start and element `start` (for indices relative to `start`). */
   base: number;
+  /** Element index at which the binding starts (subtract it from absolute element indices). */
+  origin: number;
 }
 
 /** Bytes a window over elements [start, end) occupies, including the alignment slack in front. */
@@ -30,5 +32,5 @@ export function elementWindow(
   const bpe = bytesPerElement(t.dtype);
   const offset = Math.floor((start * bpe) / alignment) * alignment;
   const size = Math.min(windowBytes(t.dtype, start, end, alignment), t.buffer.size - offset);
-  return { binding: { buffer: t.buffer, offset, size }, base: start - offset / bpe };
+  return { binding: { buffer: t.buffer, offset, size }, base: start - offset / bpe, origin: offset / bpe };
 }

@@ -1,0 +1,357 @@
+/**
+ * Fused multi-head attention, flash style: softmax(q k^T * scale + keyBias) v, never materialising the score
+ * matrix. Dense form `attention` (q [B, Lq, H, D], k/v [B, Lk, H, D], as Linear layers produce them) and
+ * variable-length form `attentionVarlen` (packed rows with cu_seqlens-style starts, for sparse batches and
+ * windowed attention). The dense form runs on the varlen kernel with uniform starts.
+ *
+ * Notes (alternatives; lavapipe figures are wall time on 2 shared CPU cores, so only relative):
+ * - Kernel layout: one workgroup per (query tile, head), 4 threads per query row splitting the keys of each tile
+ *   for QK^T and the output channels for PV. Workgroup memory holds Q, K, V tiles (f16 when q, k and v are all
+ *   f16, halving the footprint so D = 128 fits 32 KiB with 32x32 tiles), a BQ x BK probability tile and the
+ *   per-key bias (which also carries the end-of-sequence mask, so the score loop has no branches).
+ * - Tile shapes are picked at run time from `maxComputeWorkgroupStorageSize` (32x32 preferred; smaller tiles when
+ *   D is large and storage is f32).
+ * - The query-tile table lives in a small storage buffer cached per (starts, tile height), so a forward pass does
+ *   not upload it again (an upload flushes the pending batch).
+ * - Bindings: tensors are bound through byte windows starting at the tiles' first rows (window.ts); tiles are
+ *   grouped greedily so no window exceeds `gpu.maxBinding`. Heads are interleaved within a row, so one sequence's
+ *   keys must fit one binding (16 MiB for 4096 x 1024 f32: far under the 128 MiB default).
+ * - Not done: a subgroup-matrix variant (Dawn chromium_experimental_subgroup_matrix) for QK^T and PV.
+ *
+ * @example
+ * const o = attention(q, k, v); // q [2, 4096, 16, 64], k/v [2, 1374, 16, 64] -> [2, 4096, 16, 64]
+ */
+
+import { splitWorkgroups } from '../../runtime/chunk.ts';
+import type { DType } from '../../runtime/dtype.ts';
+import type { GpuContext } from '../../runtime/gpu.ts';
+import { ShapeError, shapeStr } from '../../runtime/shape.ts';
+import { Tensor } from '../../runtime/tensor.ts';
+import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
+import { WGSL } from '../wgsl.generated.ts';
+import { attentionVarlenCpu } from './attention.cpu.ts';
+import { elementWindow, windowBytes } from './window.ts';
+
+export interface AttentionOptions {
+  /** Score scale; default 1/sqrt(D). */
+  scale?: number;
+  /** Additive bias per key, [B, Lk], broadcast over heads and queries (e.g. log(w + 1e-6) mask weights). */
+  keyBias?: Tensor;
+  /** Output dtype; default q's. */
+  dtype?: DType;
+  /** Force a tile shape [queries, keys] (benchmarks); both multiples of 4. Default: picked from the limits. */
+  tile?: readonly [number, number];
+}
+
+export interface AttentionVarlenOptions extends Omit<AttentionOptions, 'keyBias'> {
+  /** Query row offsets, length S + 1: sequence s owns rows qStarts[s]..qStarts[s+1] (flash-attn cu_seqlens_q). */
+  qStarts: Int32Array | readonly number[];
+  /** Key row offsets, length S + 1. */
+  kStarts: Int32Array | readonly number[];
+  /** Additive bias per key row, [Tk]. */
+  keyBias?: Tensor;
+}
+
+/** Tile shapes tried in order; the first whose workgroup memory fits the adapter is used. */
+export const ATTENTION_TILES: readonly (readonly [number, number])[] = [
+  [32, 32],
+  [32, 16],
+  [16, 16],
+  [16, 8],
+  [8, 8],
+  [4, 4],
+];
+
+/** Workgroup memory (bytes) of a tile shape; mirrors the `var<workgroup>` declarations of attention.wgsl. */
+export function attentionSharedBytes(bq: number, bk: number, headDim: number, storage: DType): number {
+  const es = storage === 'f16' ? 2 : 4;
+  const dg = Math.ceil(headDim / 4);
+  return es * 4 * dg * (bq + 2 * bk) + 4 * (bq * bk + bk + 4 * bq) + 16;
+}
+
+const U32_LIMIT = 2 ** 32;
+
+/**
+ * Multi-head attention on [B, L, H, D] tensors.
+ *
+ * @example
+ * const q = gpu.tensor(qv, [2, 4096, 16, 64], 'f16');
+ * const kv = ...; // k, v [2, 1374, 16, 64]
+ * const bias = gpu.tensor(logw, [2, 1374]); // log(w + 1e-6)
+ * const o = attention(q, k, v, { keyBias: bias }); // [2, 4096, 16, 64] f16
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const op = 'attention';
+  const shapes = `q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)}`;
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new ShapeError(op, `expects q, k, v of rank 4 [B, L, H, D]; got ${shapes}`);
+  }
+  const [B, Lq, H, D] = q.shape;
+  const Lk = k.shape[1];
+  if (k.shape[0] !== B || k.shape[2] !== H || k.shape[3] !== D || v.shape.some((d, i) => d !== k.shape[i])) {
+    throw new ShapeError(op, `k and v must be [${B}, Lk, ${H}, ${D}] and equal; got ${shapes}`);
+  }
+  if (
+    options.keyBias &&
+    (options.keyBias.rank !== 2 || options.keyBias.shape[0] !== B || options.keyBias.shape[1] !== Lk)
+  ) {
+    throw new ShapeError(
+      op,
+      `keyBias must be [${B}, ${Lk}]; got ${shapeStr(options.keyBias.shape)} with ${shapes}`,
+    );
+  }
+  const qStarts = Array.from({ length: B + 1 }, (_, b) => b * Lq);
+  const kStarts = Array.from({ length: B + 1 }, (_, b) => b * Lk);
+  const out = attentionVarlen(
+    q.reshape([B * Lq, H, D]),
+    k.reshape([B * Lk, H, D]),
+    v.reshape([B * Lk, H, D]),
+    {
+      ...options,
+      keyBias: options.keyBias?.reshape([B * Lk]),
+      qStarts,
+      kStarts,
+    },
+  );
+  return out.reshape([B, Lq, H, D]);
+}
+
+function checkStarts(
+  op: string,
+  name: string,
+  starts: ArrayLike<number>,
+  rows: number,
+  shapes: string,
+): void {
+  if (starts.length < 1 || starts[0] !== 0 || starts[starts.length - 1] !== rows) {
+    throw new ShapeError(
+      op,
+      `${name} must start at 0 and end at ${rows}; got [${Array.from(starts).join(', ')}] with ${shapes}`,
+    );
+  }
+  for (let i = 1; i < starts.length; i++) {
+    if (!Number.isInteger(starts[i]) || starts[i] < starts[i - 1]) {
+      throw new ShapeError(
+        op,
+        `${name} must be non-decreasing integers; ${name}[${i}] = ${starts[i]} after ${starts[i - 1]}`,
+      );
+    }
+  }
+}
+
+/**
+ * Variable-length multi-head attention on packed rows: q [Tq, H, D], k/v [Tk, H, D]; sequence s attends from
+ * query rows qStarts[s]..qStarts[s+1] to key rows kStarts[s]..kStarts[s+1]. Sequences with no keys give zeros.
+ *
+ * @example
+ * // two windows: 3 queries over 5 keys, then 1 query over 2 keys
+ * const o = attentionVarlen(q, k, v, { qStarts: [0, 3, 4], kStarts: [0, 5, 7] }); // q [4, H, D], k/v [7, H, D]
+ */
+export function attentionVarlen(q: Tensor, k: Tensor, v: Tensor, options: AttentionVarlenOptions): Tensor {
+  const op = 'attentionVarlen';
+  const shapes = `q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)}, v ${shapeStr(v.shape)}`;
+  if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3) {
+    throw new ShapeError(op, `expects q, k, v of rank 3 [T, H, D]; got ${shapes}`);
+  }
+  const [Tq, H, D] = q.shape;
+  const Tk = k.shape[0];
+  if (k.shape[1] !== H || k.shape[2] !== D || v.shape.some((d, i) => d !== k.shape[i])) {
+    throw new ShapeError(op, `k and v must be [Tk, ${H}, ${D}] and equal; got ${shapes}`);
+  }
+  if (D === 0 || H === 0) throw new ShapeError(op, `needs H >= 1 and D >= 1; got ${shapes}`);
+  const { qStarts, kStarts } = options;
+  if (qStarts.length !== kStarts.length) {
+    throw new ShapeError(
+      op,
+      `qStarts (${qStarts.length}) and kStarts (${kStarts.length}) must have the same length`,
+    );
+  }
+  checkStarts(op, 'qStarts', qStarts, Tq, shapes);
+  checkStarts(op, 'kStarts', kStarts, Tk, shapes);
+  const bias = options.keyBias;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Tk)) {
+    throw new ShapeError(op, `keyBias must be [${Tk}]; got ${shapeStr(bias.shape)} with ${shapes}`);
+  }
+  for (const t of [k, v, ...(bias ? [bias] : [])]) {
+    if (t.device !== q.device) throw new ShapeError(op, `tensors are on different devices (${shapes})`);
+  }
+  const scale = options.scale ?? 1 / Math.sqrt(D);
+  const dtype = options.dtype ?? q.dtype;
+  if (!q.gpu) {
+    const data = attentionVarlenCpu({
+      q: q.data,
+      k: k.data,
+      v: v.data,
+      heads: H,
+      headDim: D,
+      qStarts,
+      kStarts,
+      scale,
+      keyBias: bias ? bias.data : null,
+      outDtype: dtype,
+    });
+    return Tensor.fromArray(data, q.shape, { dtype });
+  }
+  return attentionGpu(q.gpu, q, k, v, bias ?? null, qStarts, kStarts, scale, dtype, options.tile, shapes);
+}
+
+/** Query tiles (q_begin, q_end, k_begin, k_end) of every sequence, BQ query rows each. */
+function buildTiles(qStarts: ArrayLike<number>, kStarts: ArrayLike<number>, bq: number): Uint32Array {
+  const rows: number[] = [];
+  for (let s = 0; s + 1 < qStarts.length; s++) {
+    for (let i = qStarts[s]; i < qStarts[s + 1]; i += bq) {
+      rows.push(i, Math.min(i + bq, qStarts[s + 1]), kStarts[s], kStarts[s + 1]);
+    }
+  }
+  return Uint32Array.from(rows);
+}
+
+const TILE_CACHE_ENTRIES = 64;
+const tileCaches = new WeakMap<GpuContext, Map<string, GPUBuffer>>();
+
+/** The tile table on the GPU, cached per context and (starts, tile height). */
+function tileBuffer(gpu: GpuContext, key: string, tiles: Uint32Array): GPUBuffer {
+  let cache = tileCaches.get(gpu);
+  if (!cache) {
+    cache = new Map();
+    tileCaches.set(gpu, cache);
+  }
+  const hit = cache.get(key);
+  if (hit) {
+    // Refresh its place in the LRU order.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  if (cache.size >= TILE_CACHE_ENTRIES) {
+    const [oldKey, old] = cache.entries().next().value as [string, GPUBuffer];
+    cache.delete(oldKey);
+    gpu.flush(); // recorded dispatches may still use it
+    old.destroy();
+  }
+  const buf = gpu.device.createBuffer({
+    size: Math.max(16, tiles.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
+  gpu.writeBuffer(buf, 0, tiles);
+  cache.set(key, buf);
+  return buf;
+}
+
+function attentionGpu(
+  gpu: GpuContext,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  bias: Tensor | null,
+  qStarts: ArrayLike<number>,
+  kStarts: ArrayLike<number>,
+  scale: number,
+  dtype: DType,
+  forcedTile: readonly [number, number] | undefined,
+  shapes: string,
+): Tensor {
+  const op = 'attention';
+  const [Tq, H, D] = q.shape;
+  const Tk = k.shape[0];
+  const usesF16 = [q, k, v, ...(bias ? [bias] : [])].some((t) => t.dtype === 'f16') || dtype === 'f16';
+  if (usesF16 && !gpu.features.f16) {
+    throw new Error(`${op}: f16 tensors need the shader-f16 feature, which this adapter lacks (${shapes})`);
+  }
+  if (q.size >= U32_LIMIT || k.size >= U32_LIMIT) {
+    throw new ShapeError(op, `tensors of 2^32 or more elements are not supported (${shapes})`);
+  }
+  const out = Tensor.empty(q.shape, { dtype, gpu });
+  if (Tq === 0) return out;
+  const storage: DType = q.dtype === 'f16' && k.dtype === 'f16' && v.dtype === 'f16' ? 'f16' : 'f32';
+  const smem = gpu.limits.maxComputeWorkgroupStorageSize;
+  const tile =
+    forcedTile ?? ATTENTION_TILES.find(([bq, bk]) => attentionSharedBytes(bq, bk, D, storage) <= smem);
+  if (
+    !tile ||
+    tile[0] < 1 ||
+    tile[1] % 4 !== 0 ||
+    attentionSharedBytes(tile[0], tile[1], D, storage) > smem
+  ) {
+    throw new ShapeError(
+      op,
+      `head dim ${D} needs more workgroup memory than the adapter's ${smem} bytes (${shapes})`,
+    );
+  }
+  const [BQ, BK] = tile;
+  const vars = {
+    BQ,
+    BK,
+    D,
+    TQ: q.dtype,
+    TK: k.dtype,
+    TV: v.dtype,
+    TO: dtype,
+    TS: storage,
+    BIAS_DECL: bias ? `@group(0) @binding(6) var<storage, read> kb: array<${bias.dtype}>;` : '',
+    BIAS_EXPR: bias ? 'f32(kb[kg - p.b_base])' : '0.0',
+  };
+  const code = specialize(
+    WGSL['ops/attention/attention'],
+    vars,
+    enablesFor(q.dtype, k.dtype, v.dtype, dtype, ...(bias ? [bias.dtype] : [])),
+  );
+  const pipeline = gpu.pipeline(templateKey('attention', vars), code);
+
+  const tiles = buildTiles(qStarts, kStarts, BQ);
+  const nTiles = tiles.length / 4;
+  const startsKey = `${BQ}|${Array.from(qStarts).join(',')}|${Array.from(kStarts).join(',')}`;
+  const table = tileBuffer(gpu, startsKey, tiles);
+
+  const row = H * D;
+  const align = gpu.offsetAlignment;
+  const maxWg = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const fits = (qa: number, qb: number, ka: number, kb: number): boolean =>
+    windowBytes(q.dtype, qa * row, qb * row, align) <= gpu.maxBinding &&
+    windowBytes(dtype, qa * row, qb * row, align) <= gpu.maxBinding &&
+    windowBytes(k.dtype, ka * row, kb * row, align) <= gpu.maxBinding &&
+    windowBytes(v.dtype, ka * row, kb * row, align) <= gpu.maxBinding &&
+    (!bias || windowBytes(bias.dtype, ka, kb, align) <= gpu.maxBinding);
+  const params = new ArrayBuffer(48);
+  const pu = new Uint32Array(params);
+  const pf = new Float32Array(params);
+
+  let first = 0;
+  while (first < nTiles) {
+    const t = (i: number) => tiles.subarray(4 * i, 4 * i + 4);
+    const [qa, , ka] = t(first);
+    if (!fits(qa, t(first)[1], ka, t(first)[3])) {
+      throw new ShapeError(
+        op,
+        `one sequence's keys (rows ${ka}..${t(first)[3]}) exceed the ${gpu.maxBinding}-byte storage binding limit (${shapes})`,
+      );
+    }
+    let last = first + 1;
+    while (last < nTiles && fits(qa, t(last)[1], ka, Math.max(t(last)[3], t(last - 1)[3]))) last++;
+    const qb = t(last - 1)[1];
+    let kb = ka;
+    for (let i = first; i < last; i++) kb = Math.max(kb, t(i)[3]);
+    const qw = elementWindow(q, qa * row, qb * row, align);
+    const ow = elementWindow(out, qa * row, qb * row, align);
+    // A group whose sequences have no keys never reads k/v/bias: bind their first row (any valid window).
+    const k0 = kb > ka ? ka : 0;
+    const k1 = kb > ka ? kb : Math.min(1, Tk);
+    const kw = elementWindow(k, k0 * row, k1 * row, align);
+    const vw = elementWindow(v, k0 * row, k1 * row, align);
+    const n = last - first;
+    const [nx, ny] = splitWorkgroups(n, maxWg);
+    pu.set([H, first, n, nx, qw.origin, kw.origin, vw.origin, ow.origin, 0, 0, 0, 0]);
+    const bindings = [qw.binding, kw.binding, vw.binding, ow.binding, { buffer: table }];
+    if (bias) {
+      const bw = elementWindow(bias, k0, k1, align);
+      pu[8] = bw.origin;
+      pf[9] = scale;
+      gpu.dispatch(pipeline, [...bindings, gpu.uniform(params), bw.binding], [nx, ny, H]);
+    } else {
+      pf[9] = scale;
+      gpu.dispatch(pipeline, [...bindings, gpu.uniform(params)], [nx, ny, H]);
+    }
+    first = last;
+  }
+  return out;
+}
