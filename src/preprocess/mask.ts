@@ -12,7 +12,9 @@
  *   For k = 3 it is the plus-shaped cross.
  * - Dilation is OpenCV's: anchor at (k/2, k/2) (integer division; the kernel is not mirrored, which matters for
  *   even k) and pixels outside the image never contribute (OpenCV's default border value for dilate is -inf).
- *   Implemented as a max over the kernel's row runs; O(H W k) instead of O(H W k^2).
+ *   Implemented with per-row prefix sums and one pass per kernel row run: O(H W k) instead of O(H W k^2).
+ *   (A per-pixel loop over the runs with early exit came first; both measured ~1.7 s for the whole classification
+ *   of a 4000x3000 mask with k = 3, but on a 2-core machine at load average 13, so the figures only bound it.)
  */
 
 import type { RawImage } from '../io/image.ts';
@@ -187,23 +189,19 @@ export function dilateEllipse(src: Uint8Array, width: number, height: number, k:
       pre[b + x + 1] = s;
     }
   }
+  // One pass per kernel row run: out(x, y) |= any(src row y + dy, columns [x + j1, x + j2)).
   const out = new Uint8Array(width * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let hit = 0;
-      for (const r of runs) {
-        const yy = y + r.dy;
-        if (yy < 0 || yy >= height) continue;
+  for (const r of runs) {
+    const y0 = Math.max(0, -r.dy);
+    const y1 = Math.min(height, height - r.dy);
+    for (let y = y0; y < y1; y++) {
+      const b = (y + r.dy) * (width + 1);
+      const ob = y * width;
+      for (let x = 0; x < width; x++) {
         const x0 = Math.max(x + r.j1, 0);
         const x1 = Math.min(x + r.j2, width);
-        if (x1 <= x0) continue;
-        const b = yy * (width + 1);
-        if (pre[b + x1] - pre[b + x0] > 0) {
-          hit = 1;
-          break;
-        }
+        if (x1 > x0 && pre[b + x1] !== pre[b + x0]) out[ob + x] = 1;
       }
-      out[y * width + x] = hit;
     }
   }
   return out;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertClose } from '../../test/helpers/compare.ts';
 import { type RawImage, readImage } from '../io/image.ts';
-import { ellipseKernel, toGrayMask } from './mask.ts';
+import { ellipseKernel, maskFromBinary, toGrayMask } from './mask.ts';
 import { pillowResizeLanczos } from './pillow-resize.ts';
 import { classifyMask, maskPixels, NUM_PATCHES, nearestSourceIndex, preprocessView } from './preprocess.ts';
 
@@ -185,3 +185,20 @@ for (const c of manifest.resize_cases) {
     assert.equal(firstDiff(got, ref.data), '');
   });
 }
+
+test('demo inputs in assets/examples preprocess cleanly, and the binary-mask pair gives the same result', async () => {
+  const ex = join(import.meta.dirname, '../../assets/examples');
+  for (const name of ['ball', 'mug']) {
+    const img = await readImage(join(ex, `${name}.png`));
+    const mask = toGrayMask(await readImage(join(ex, `${name}_mask.png`)));
+    const r = preprocessView(img, mask, { label: name });
+    assert.deepEqual(r.warnings, [], name);
+    assert.ok(r.visibleFraction > 0.05 && r.visibleFraction < 0.9, `${name}: visible ${r.visibleFraction}`);
+    assert.ok(r.occRatio.some((v) => v === 1) && r.visRatio.some((v) => v === 1), name);
+    const pair = maskFromBinary(
+      await readImage(join(ex, `${name}_object.png`)),
+      await readImage(join(ex, `${name}_occluder.png`)),
+    );
+    assert.deepEqual(pair.data, mask.data, `${name}: maskFromBinary`);
+  }
+});
