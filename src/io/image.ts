@@ -9,6 +9,8 @@
  *   no memory.
  * - sharp reports palette PNGs as RGB(A) and grayscale files as 1 or 2 channels (some encoders write grayscale as
  *   RGB; both are accepted).
+ * - 16-bit files are reduced to 8 bits by libvips (high byte); for 16-bit RGB PNGs this equals what Pillow loads
+ *   (spot-checked). Pillow opens 16-bit gray as mode "I", which the official code cannot use; we give the high byte.
  * - PNG writing is atomic: encode to `<path>.<pid>.<random>.tmp` in the same folder, then `rename` over the target,
  *   so a reader never sees a half-written file.
  */

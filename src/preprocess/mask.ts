@@ -17,7 +17,7 @@
  *   of a 4000x3000 mask with k = 3, but on a 2-core machine at load average 13, so the figures only bound it.)
  */
 
-import type { RawImage } from '../io/image.ts';
+import { type RawImage, type ReadImageOptions, readImage } from '../io/image.ts';
 
 /** Mask gray value of background pixels (not part of the target object). */
 export const MASK_BACKGROUND = 255;
@@ -69,6 +69,37 @@ export function toGrayMask(img: RawImage): GrayMask {
     }
   }
   return { width: img.width, height: img.height, data: out };
+}
+
+/**
+ * Reads a mask file as 8-bit gray (Pillow's `Image.open(path).convert("L")`).
+ *
+ * @example
+ * const mask = await readMask('assets/examples/ball_mask.png');
+ */
+export async function readMask(path: string, options: ReadImageOptions = {}): Promise<GrayMask> {
+  return toGrayMask(await readImage(path, options));
+}
+
+/**
+ * Reads two binary mask files (visible object, occluder) and combines them with {@link maskFromBinary}.
+ *
+ * @example
+ * const mask = await readBinaryMasks('assets/examples/ball_object.png', 'assets/examples/ball_occluder.png');
+ */
+export async function readBinaryMasks(
+  objectPath: string,
+  occluderPath: string,
+  options: BinaryMaskOptions & ReadImageOptions = {},
+): Promise<GrayMask> {
+  const [a, b] = await Promise.all([readImage(objectPath, options), readImage(occluderPath, options)]);
+  try {
+    return maskFromBinary(a, b, options);
+  } catch (e) {
+    if (e instanceof MaskInputError)
+      throw new MaskInputError(`${objectPath} / ${occluderPath}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** True for gray values classified as occluded. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { assertClose } from '../../test/helpers/compare.ts';
 import { type RawImage, readImage } from '../io/image.ts';
-import { ellipseKernel, maskFromBinary, toGrayMask } from './mask.ts';
+import { ellipseKernel, readBinaryMasks, readMask, toGrayMask } from './mask.ts';
 import { pillowResizeLanczos } from './pillow-resize.ts';
 import { classifyMask, maskPixels, NUM_PATCHES, nearestSourceIndex, preprocessView } from './preprocess.ts';
 
@@ -195,10 +195,8 @@ test('demo inputs in assets/examples preprocess cleanly, and the binary-mask pai
     assert.deepEqual(r.warnings, [], name);
     assert.ok(r.visibleFraction > 0.05 && r.visibleFraction < 0.9, `${name}: visible ${r.visibleFraction}`);
     assert.ok(r.occRatio.some((v) => v === 1) && r.visRatio.some((v) => v === 1), name);
-    const pair = maskFromBinary(
-      await readImage(join(ex, `${name}_object.png`)),
-      await readImage(join(ex, `${name}_occluder.png`)),
-    );
+    const pair = await readBinaryMasks(join(ex, `${name}_object.png`), join(ex, `${name}_occluder.png`));
+    assert.deepEqual((await readMask(join(ex, `${name}_mask.png`))).data, mask.data);
     assert.deepEqual(pair.data, mask.data, `${name}: maskFromBinary`);
   }
 });

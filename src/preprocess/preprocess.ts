@@ -17,7 +17,7 @@
  *   `float(in) / out` computed in float32 and `floorf(dst * scale)` in float32, clamped to `in - 1`.
  */
 
-import { ImageInputError, type RawImage } from '../io/image.ts';
+import { assertRawImage, ImageInputError, type RawImage } from '../io/image.ts';
 import {
   DEFAULT_DILATION_KERNEL,
   dilateEllipse,
@@ -263,7 +263,14 @@ export function preprocessView(
   options: PreprocessOptions = {},
 ): PreprocessedView {
   const o = { ...PREPROCESS_DEFAULTS, ...options };
+  assertRawImage(image, `${o.label}: image`);
+  if ('channels' in mask) assertRawImage(mask, `${o.label}: mask`);
   const gray: GrayMask = 'channels' in mask ? toGrayMask(mask) : mask;
+  if (gray.data.length !== gray.width * gray.height) {
+    throw new MaskInputError(
+      `${o.label}: mask data has ${gray.data.length} bytes, expected ${gray.width}x${gray.height}`,
+    );
+  }
   if (gray.width !== image.width || gray.height !== image.height) {
     throw new MaskInputError(
       `${o.label}: mask is ${gray.width}x${gray.height} but the image is ${image.width}x${image.height}; the mask must have the image's size (resize it with nearest-neighbour)`,
