@@ -92,7 +92,7 @@ function collapseGray(img: RawImage): RawImage {
  *
  * @example
  * const img = await readImage('assets/examples/mug.png');
- * console.log(img.width, img.height, img.channels); // 160 120 3
+ * console.log(img.width, img.height, img.channels); // 224 168 3
  */
 export async function readImage(path: string, options: ReadImageOptions = {}): Promise<RawImage> {
   const o = { ...READ_IMAGE_DEFAULTS, ...options };
