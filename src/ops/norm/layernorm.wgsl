@@ -118,11 +118,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let grow = p.row0 + row;
-  for (var k = 0u; k * RT + t < n; k = k + 1u) {
+  // Constant trip count when cached, so `vals` is indexed by an unrollable counter (no spill to local memory).
+  let trips = select((n + RT - 1u - t) / RT, PT, CACHE);
+  for (var k = 0u; k < trips; k = k + 1u) {
     let c = t + k * RT;
+    if (c >= n) {
+      break;
+    }
     var xv: f32;
     if (CACHE) {
-      xv = vals[min(k, PT - 1u)];
+      xv = vals[k];
     } else {
       xv = f32(x[base + c]);
     }
