@@ -15,7 +15,6 @@
 
 import { alignedRows, binding, planRowChunks, splitWorkgroups } from '../../runtime/chunk.ts';
 import { bytesPerElement, type DType } from '../../runtime/dtype.ts';
-import { ShapeError } from '../../runtime/shape.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
 import { erfF32 } from '../activation/erf.ts';
@@ -176,7 +175,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 /** `x * alpha + beta` in f32. @example const y = scaleShift(x, 2, -1); */
 export function scaleShift(x: Tensor, alpha: number, beta: number, options: { dtype?: DType } = {}): Tensor {
   if (!Number.isFinite(alpha) || !Number.isFinite(beta)) {
-    throw new ShapeError('scaleShift', `alpha and beta must be finite (got ${alpha}, ${beta})`);
+    throw new Error(`scaleShift: alpha and beta must be finite (got ${alpha}, ${beta})`);
   }
   return unary('scaleShift', x, { ...options, alpha, beta });
 }
