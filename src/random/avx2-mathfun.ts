@@ -17,8 +17,9 @@ import { f32Bits, f32FromBits, fmaF32 } from './f32.ts';
 
 const fr = Math.fround;
 
-// Cephes constants as the header spells them (double literals stored as float).
-const SQRTHF = fr(0.7071067811865476); // header: 0.707106781186547524 (same double);
+// Cephes constants as the header spells them (double literals stored as float); where the header has more
+// digits than a double holds, the shortest literal of the same double is written (the header's in comments).
+const SQRTHF = fr(Math.SQRT1_2); // 0.707106781186547524
 const LOG_P = [
   7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
   2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
@@ -29,8 +30,8 @@ const MIN_NORM_BITS = 0x00800000;
 
 const FOPI = fr(1.27323954473516); // 4 / pi
 const MINUS_DP1 = fr(-0.78515625);
-const MINUS_DP2 = fr(-2.4187564849853516e-4); // header: -2.4187564849853515625e-4 (same double);
-const MINUS_DP3 = fr(-3.774894977445941e-8); // header: -3.77489497744594108e-8 (same double);
+const MINUS_DP2 = fr(-2.4187564849853516e-4); // -2.4187564849853515625e-4
+const MINUS_DP3 = fr(-3.774894977445941e-8); // -3.77489497744594108e-8
 const SINCOF = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1].map(fr);
 const COSCOF = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2].map(fr);
 
