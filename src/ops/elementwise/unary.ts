@@ -17,20 +17,10 @@ import { alignedRows, binding, planRowChunks, splitWorkgroups } from '../../runt
 import { bytesPerElement, type DType } from '../../runtime/dtype.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
+import { ACTIVATION_WGSL } from '../activation/activation.ts';
 import { erfF32 } from '../activation/erf.ts';
 import { WGSL } from '../wgsl.generated.ts';
-import {
-  GELU_TANH_BETA,
-  GELU_TANH_KAPPA,
-  geluErfF32,
-  geluTanhF32,
-  SOFTPLUS_THRESHOLD,
-  SQRT1_2,
-  sigmoidF32,
-  softplusF32,
-  tanhF32,
-  unaryCpu,
-} from './unary.cpu.ts';
+import { geluErfF32, geluTanhF32, sigmoidF32, softplusF32, tanhF32, unaryCpu } from './unary.cpu.ts';
 
 const WORKGROUP = 256;
 const f = Math.fround;
@@ -72,13 +62,13 @@ const CPU_FNS: Record<UnaryOp, (x: number, a: number, b: number) => number> = {
 };
 
 const WGSL_EXPRS: Record<UnaryOp, string> = {
-  geluTanh: `(0.5 * x) * (1.0 + tanh_f32(${GELU_TANH_BETA} * (x + ${GELU_TANH_KAPPA} * ((x * x) * x))))`,
-  geluErf: `(0.5 * x) * (1.0 + erf_f32(x * ${SQRT1_2}))`,
+  geluTanh: 'gelu_tanh_f32(x)',
+  geluErf: 'gelu_erf_f32(x)',
   erf: 'erf_f32(x)',
-  silu: 'x * sigmoid_f32(x)',
+  silu: 'silu_f32(x)',
   sigmoid: 'sigmoid_f32(x)',
   tanh: 'tanh_f32(x)',
-  softplus: `select(log1p_f32(exp(x)), x, x > ${SOFTPLUS_THRESHOLD}.0)`,
+  softplus: 'softplus_f32(x)',
   exp: 'exp(x)',
   log: 'log(x)',
   sqrt: 'sqrt(x)',
@@ -125,7 +115,11 @@ function unaryGpu(op: UnaryOp, x: Tensor, dtype: DType, alpha: number, beta: num
   }
   const out = Tensor.empty(x.shape, { dtype, gpu });
   const vars = { TI: x.dtype, TO: dtype, EXPR: WGSL_EXPRS[op] };
-  const code = specialize(WGSL['ops/elementwise/unary'], vars, enablesFor(x.dtype, dtype));
+  const code = specialize(
+    WGSL['ops/elementwise/unary'],
+    { ...vars, ACTIVATIONS: ACTIVATION_WGSL },
+    enablesFor(x.dtype, dtype),
+  );
   const pipeline = gpu.pipeline(templateKey('unary', vars), code);
   const sizes = [x.dtype, dtype].map(bytesPerElement);
   const align = Math.max(...sizes.map((s) => alignedRows(s, gpu.offsetAlignment)));
