@@ -122,6 +122,21 @@ test('ss_dec/ci: official keys = spec key map; logits shape', { skip: !have('ss_
   const fx = await loadFixture(`${FIX}/ss_dec/ci`, { filter: (n) => n === 'blocks.1.conv.weight' });
   assert.deepEqual(fx.weights.get('blocks.1.conv.weight')?.shape, [16 * 8, 32, 3, 3, 3]); // upsample conv: C_out * 8
   assert.deepEqual(fx.outputs.get('logits')?.shape, [1, 1, 64, 64, 64]);
+  // Unfiltered load regenerates every weight with its recorded shape; norm weights centre on their offset 1.
+  const all = await loadFixture(`${FIX}/ss_dec/ci`);
+  assert.equal(all.weights.size, all.manifest.weights.length);
+  for (const [name, w] of all.weights) {
+    assert.equal(
+      w.data.length,
+      w.shape.reduce((a, b) => a * b, 1),
+      name,
+    );
+  }
+  const g = all.weights.get('out_layer.0.weight')?.data ?? new Float32Array();
+  assert.ok(
+    g.every((v) => v >= 0.9 && v <= 1.1),
+    'norm weight outside offset 1 +- scale 0.1',
+  );
 });
 
 test('ss_sample/ci: TS-regenerated noise + recorded velocities reproduce the official Euler/CFG steps', {
