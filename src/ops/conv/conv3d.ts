@@ -18,9 +18,15 @@
  * (slab, Cout chunk) pair is one dispatch.
  *
  * Kernel notes (tiled implicit GEMM, conv3d.wgsl): tiles are TM voxels x TN channels x TK k-values, staged in
- * workgroup memory, RM x RN outputs per invocation. Three tile shapes, picked by the Cout of a dispatch so that
- * narrow layers (32 -> 1 output conv) do not waste 63/64 of a 64-wide N tile:
- * wide 64x64 (RM=RN=4), narrow 128x16, tiny 256x4.
+ * workgroup memory, RM x RN outputs per invocation, 256 invocations. Four tile shapes, picked by the Cout of a
+ * dispatch so narrow layers do not compute padding channels: wide 64x64 (RM=RN=4), mid 128x32 (4x4), narrow
+ * 128x16 (4x2), tiny 256x4 (4x1, the 32 -> 1 output conv).
+ * Measured on lavapipe (2 shared cores, load ~14, so absolute numbers are noisy), 32 -> 32 channels at 32^3 f32,
+ * 1.8 GFLOP: wide tile 7.5-8.6 s; mid tile 4.1-4.4 s (kept); mid with TK=32 3.5-4.3 s and 128x32 with RM=8
+ * 3.3-3.7 s (within noise, and the RM=8 pipeline took ~22 s to compile at first dispatch, so not kept). The
+ * project's tiled matmul on the same GEMM shape (M=32768, N=32, K=864, im2col not counted) took 7.3 s there.
+ * Accumulators are generated scalars and the inner K loop is bounded by a uniform: with a private array and a
+ * constant bound Mesa unrolled everything and the wide pipeline took ~19-28 s to compile (vs ~4 s).
  *
  * @example
  * const w = prepareConv3dWeight(state['blocks.2.conv.weight']); // [1024, 512, 3, 3, 3]
@@ -94,11 +100,13 @@ interface TileConfig {
 
 const TILE_WIDE: TileConfig = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
 const TILE_NARROW: TileConfig = { tm: 128, tn: 16, tk: 16, rm: 4, rn: 2 };
+const TILE_MID: TileConfig = { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
 const TILE_TINY: TileConfig = { tm: 256, tn: 4, tk: 16, rm: 4, rn: 1 };
 
 function tileFor(n: number): TileConfig {
   if (n <= TILE_TINY.tn) return TILE_TINY;
   if (n <= TILE_NARROW.tn) return TILE_NARROW;
+  if (n <= TILE_MID.tn) return TILE_MID;
   return TILE_WIDE;
 }
 
