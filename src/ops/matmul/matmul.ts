@@ -1,0 +1,457 @@
+/**
+ * Batched matrix multiply with a fused epilogue: `act(alpha * op(a) @ op(b) + bias)`, and the kernel ladder.
+ *
+ * Ladder (chosen from `gpu.features`, or forced with `variant`):
+ * 1. `tiled` (matmul.tiled.wgsl): f32 workgroup tiles, register blocking (4x4 or 8x8 per thread). Runs everywhere.
+ * 2. `tiled_f16` (matmul.tiled_f16.wgsl): the same blocking with f16 workgroup tiles for f16 operands (half the
+ *    shared memory and bandwidth, so a deeper k tile), f32 accumulation. Needs shader-f16.
+ * 3. `sgmat` (matmul.sgmat.wgsl): Dawn subgroup matrices (16x16x16, f16 in, f32 accumulate), 128x128x32
+ *    workgroup tiles staged in workgroup memory, 8 subgroups of 32x64 each, as in the device probe
+ *    (/work/shared/research/device-probe.md: 112 TFLOP/s robust, 174 unrobust on an H100). Needs f16 a and b and
+ *    an adapter listing an f16->f32 16x16x16 configuration with a fixed subgroup size.
+ * Every kernel bounds-checks its loads and stores, so M, N and K need not be multiples of any tile.
+ *
+ * Storage-binding limit: the work is split into (batch, M, N, K) chunks so that every binding stays under
+ * `gpu.maxBinding`: batches first, then rows of a/out, then rows of b (N when transB) or K. A K split accumulates
+ * partial sums in an f32 scratch buffer and runs the epilogue on the last chunk, so the output is still rounded once.
+ * Bindings are windows starting at an aligned byte offset; the remainder goes to the kernel as an element offset.
+ *
+ * Notes / alternatives: the CPU twin accumulates in f64 (see matmul.cpu.ts). Broadcast batch dims that are not
+ * "all or nothing" per operand (e.g. a [2, 1, M, K] with b [1, 3, K, N]) run one dispatch per batch item; the
+ * common cases (same batch, or a 2-D weight shared by all batches) run all batches in one dispatch.
+ *
+ * @example
+ * const y = matmul(x, w, { transB: true, bias, activation: 'gelu_tanh' }); // x [B, L, in], w [out, in]
+ */
+
+import type { DType } from '../../runtime/dtype.ts';
+import { bytesPerElement } from '../../runtime/dtype.ts';
+import type { GpuContext, SubgroupMatrixConfig } from '../../runtime/gpu.ts';
+import {
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  numel,
+  type Shape,
+  ShapeError,
+  shapeStr,
+} from '../../runtime/shape.ts';
+import { Tensor } from '../../runtime/tensor.ts';
+import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
+import { WGSL } from '../wgsl.generated.ts';
+import { type MatmulActivation, matmulCpu } from './matmul.cpu.ts';
+
+export type { MatmulActivation } from './matmul.cpu.ts';
+
+/** A rung of the kernel ladder. */
+export type MatmulVariant = 'tiled' | 'tiled_f16' | 'sgmat';
+
+/** All rungs, slowest first. */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'tiled_f16', 'sgmat'];
+
+export interface MatmulOptions {
+  /** a is [..., K, M] (use its transpose). */
+  transA?: boolean;
+  /** b is [..., N, K] (use its transpose), e.g. a PyTorch Linear weight [out, in]. */
+  transB?: boolean;
+  /** [N], added after scaling by alpha. */
+  bias?: Tensor | null;
+  /** Scales a @ b (before the bias). */
+  alpha?: number;
+  /** Applied after the bias. */
+  activation?: MatmulActivation;
+  /** Output dtype; defaults to the dtype of a. */
+  dtype?: DType;
+  /** Force a kernel rung (tests, benchmarks); 'auto' picks the fastest available. */
+  variant?: MatmulVariant | 'auto';
+}
+
+export const MATMUL_DEFAULTS = {
+  transA: false,
+  transB: false,
+  alpha: 1,
+  activation: 'none' as MatmulActivation,
+  variant: 'auto' as MatmulVariant | 'auto',
+};
+
+const OP = 'matmul';
+const UNIFORM_WORDS = 20;
+const SUBGROUP_MATRIX_ENABLE = 'chromium_experimental_subgroup_matrix';
+/** The one subgroup-matrix shape the sgmat kernel is written for. */
+const SGMAT_DIM = 16;
+/** The sgmat kernel runs 8 subgroups per workgroup and loads its 128x32 + 32x128 tiles in equal shares. */
+const SGMAT_SUBGROUPS = 8;
+const SGMAT_TILE_ELEMS = 128 * 32;
+
+const ACT_BODIES: Record<MatmulActivation, string> = {
+  none: 'return x;',
+  // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers compute tanh via exp, which overflows.
+  gelu_tanh:
+    'let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);\n  return 0.5 * x * (1.0 + tanh(u));',
+  gelu_erf: 'return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));',
+  silu: 'return x / (1.0 + exp(-x));',
+};
+
+/** The f16 -> f32 subgroup-matrix configuration the sgmat kernel uses, or null when the adapter lacks it. */
+export function sgmatConfig(gpu: GpuContext): SubgroupMatrixConfig | null {
+  if (!gpu.features.f16) return null;
+  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const sg = info.subgroupMinSize;
+  if (!sg || sg !== info.subgroupMaxSize || SGMAT_TILE_ELEMS % (sg * SGMAT_SUBGROUPS) !== 0) return null;
+  return (
+    gpu.features.subgroupMatrix.find(
+      (c) =>
+        c.componentType === 'f16' &&
+        c.resultComponentType === 'f32' &&
+        c.M === SGMAT_DIM &&
+        c.N === SGMAT_DIM &&
+        c.K === SGMAT_DIM,
+    ) ?? null
+  );
+}
+
+/** Rungs usable on `gpu` for inputs of these dtypes, slowest first. */
+export function matmulVariants(gpu: GpuContext, aDtype: DType, bDtype: DType): MatmulVariant[] {
+  const out: MatmulVariant[] = ['tiled'];
+  if (gpu.features.f16) out.push('tiled_f16');
+  if (aDtype === 'f16' && bDtype === 'f16' && sgmatConfig(gpu)) out.push('sgmat');
+  return out;
+}
+
+interface Geometry {
+  batchShape: number[];
+  M: number;
+  N: number;
+  K: number;
+  outShape: number[];
+}
+
+function geometry(a: Tensor, b: Tensor, transA: boolean, transB: boolean, bias: Tensor | null): Geometry {
+  const desc = () =>
+    `a ${shapeStr(a.shape)}${transA ? ' (transA)' : ''}, b ${shapeStr(b.shape)}${transB ? ' (transB)' : ''}`;
+  if (a.rank < 2 || b.rank < 2) throw new ShapeError(OP, `operands need rank >= 2: ${desc()}`);
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const Kb = transB ? bc : br;
+  const N = transB ? br : bc;
+  if (K !== Kb) throw new ShapeError(OP, `inner dimensions differ (${K} vs ${Kb}): ${desc()}`);
+  let batchShape: number[];
+  try {
+    batchShape = broadcastShapes(OP, a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    throw new ShapeError(OP, `batch dimensions do not broadcast: ${desc()}`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) {
+    throw new ShapeError(OP, `bias ${shapeStr(bias.shape)} must be [${N}]: ${desc()}`);
+  }
+  return { batchShape, M, N, K, outShape: [...batchShape, M, N] };
+}
+
+/**
+ * `act(alpha * op(a) @ op(b) + bias)` over broadcast batch dims; f32 accumulation, one rounding to the output dtype.
+ *
+ * @example
+ * const c = matmul(a, b);                                 // a [B, M, K], b [K, N] -> [B, M, N]
+ * const y = matmul(x, w, { transB: true, bias, activation: 'silu', dtype: 'f16' });
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  // Field by field, so an explicit `undefined` in options keeps the default.
+  const o: typeof MATMUL_DEFAULTS = {
+    transA: options.transA ?? MATMUL_DEFAULTS.transA,
+    transB: options.transB ?? MATMUL_DEFAULTS.transB,
+    alpha: options.alpha ?? MATMUL_DEFAULTS.alpha,
+    activation: options.activation ?? MATMUL_DEFAULTS.activation,
+    variant: options.variant ?? MATMUL_DEFAULTS.variant,
+  };
+  const bias = options.bias ?? null;
+  const devices = new Set([a.device, b.device, ...(bias ? [bias.device] : [])]);
+  if (devices.size > 1 || (bias && bias.gpu !== a.gpu) || a.gpu !== b.gpu) {
+    throw new ShapeError(
+      OP,
+      `operands are on different devices: a ${shapeStr(a.shape)} ${a.device}, b ${shapeStr(b.shape)} ${b.device}`,
+    );
+  }
+  const g = geometry(a, b, o.transA, o.transB, bias);
+  const dtype = options.dtype ?? a.dtype;
+  if (!a.gpu) {
+    const data = matmulCpu({
+      a: a.data,
+      aShape: a.shape,
+      b: b.data,
+      bShape: b.shape,
+      batchShape: g.batchShape,
+      M: g.M,
+      N: g.N,
+      K: g.K,
+      transA: o.transA,
+      transB: o.transB,
+      alpha: o.alpha,
+      bias: bias ? bias.data : null,
+      activation: o.activation,
+      outDtype: dtype,
+    });
+    return Tensor.fromArray(data, g.outShape, { dtype });
+  }
+  return matmulGpu(a, b, bias, g, o, dtype);
+}
+
+interface Kernel {
+  pipeline: GPUComputePipeline;
+  BM: number;
+  BN: number;
+}
+
+function pickVariant(gpu: GpuContext, a: Tensor, b: Tensor, want: MatmulVariant | 'auto'): MatmulVariant {
+  const avail = matmulVariants(gpu, a.dtype, b.dtype);
+  if (want === 'auto') {
+    if (avail.includes('sgmat')) return 'sgmat';
+    if ((a.dtype === 'f16' || b.dtype === 'f16') && avail.includes('tiled_f16')) return 'tiled_f16';
+    return 'tiled';
+  }
+  if (!avail.includes(want)) {
+    throw new Error(
+      `${OP}: variant '${want}' is not available for a ${a.dtype} ${shapeStr(a.shape)}, b ${b.dtype} ${shapeStr(b.shape)} on this adapter (available: ${avail.join(', ')})`,
+    );
+  }
+  return want;
+}
+
+function kernelFor(
+  gpu: GpuContext,
+  variant: MatmulVariant,
+  g: Geometry,
+  a: Tensor,
+  b: Tensor,
+  outDtype: DType,
+  biasDtype: DType,
+  o: typeof MATMUL_DEFAULTS,
+): Kernel {
+  const common = {
+    TA: a.dtype,
+    TB: b.dtype,
+    TO: outDtype,
+    TBIAS: biasDtype,
+    TRANS_A: o.transA,
+    TRANS_B: o.transB,
+    ACT_BODY: ACT_BODIES[o.activation],
+  };
+  const enables = enablesFor(a.dtype, b.dtype, outDtype, biasDtype);
+  if (variant === 'sgmat') {
+    const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const vars = { ...common, SG: info.subgroupMinSize ?? 32 };
+    const code = specialize(`${WGSL['ops/matmul/matmul.common']}\n${WGSL['ops/matmul/matmul.sgmat']}`, vars, [
+      'f16',
+      SUBGROUP_MATRIX_ENABLE,
+      ...enables,
+    ]);
+    return { pipeline: gpu.pipeline(templateKey('matmul.sgmat', vars), code), BM: 128, BN: 128 };
+  }
+  // 8x8 per thread (128x128 tiles) pays off once the output has enough tiles; small problems use 4x4 (64x64).
+  // CPU adapters (lavapipe) always get 4x4 with BK = 16: LLVM takes 13-38 s to compile an 8x8 kernel there and
+  // ~30 s for a 4x4 one with BK = 32 (measured on the 2-core CI box), against ~0.1-0.3 s for 4x4 / BK 16.
+  const big = g.M >= 256 && g.N >= 256 && !isCpuAdapter(gpu);
+  const TM = big ? 8 : 4;
+  const f16Tiles = variant === 'tiled_f16';
+  const vars = {
+    ...common,
+    TM,
+    TN: TM,
+    BK: f16Tiles && big ? 32 : 16,
+    ...(f16Tiles ? { TSA: a.dtype, TSB: b.dtype } : {}),
+  };
+  const file = f16Tiles ? 'matmul.tiled_f16' : 'matmul.tiled';
+  const code = specialize(`${WGSL['ops/matmul/matmul.common']}\n${WGSL[`ops/matmul/${file}`]}`, vars, [
+    ...enables,
+    ...(f16Tiles ? ['f16'] : []),
+  ]);
+  return { pipeline: gpu.pipeline(templateKey(file, vars), code), BM: 16 * TM, BN: 16 * TM };
+}
+
+/** Software adapters (Mesa llvmpipe/lavapipe, SwiftShader) run shaders on the CPU and compile them with LLVM. */
+export function isCpuAdapter(gpu: GpuContext): boolean {
+  const i = gpu.adapterInfo;
+  const text = `${i.architecture} ${i.device} ${i.description}`.toLowerCase();
+  return i.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/.test(text);
+}
+
+/** Element offsets of each flattened batch item in an operand with batch dims `opBatch` (matrix size `mat`). */
+function batchOffsets(opBatch: Shape, batchShape: Shape, mat: number): number[] {
+  const strides = broadcastStrides(opBatch, batchShape);
+  const outStrides = contiguousStrides(batchShape);
+  const n = numel(batchShape);
+  const offs = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let rem = i;
+    let off = 0;
+    for (let d = 0; d < batchShape.length; d++) {
+      const c = Math.floor(rem / outStrides[d]);
+      rem -= c * outStrides[d];
+      off += c * strides[d];
+    }
+    offs[i] = off * mat;
+  }
+  return offs;
+}
+
+/** Batch stride when an operand's offsets are `i * stride` for every batch item, else null. */
+function linearStride(offs: readonly number[]): number | null {
+  if (offs.length <= 1) return 0;
+  const s = offs[1] - offs[0];
+  for (let i = 0; i < offs.length; i++) if (offs[i] !== i * s) return null;
+  return s;
+}
+
+interface Window {
+  binding: { buffer: GPUBuffer; offset: number; size: number };
+  /** Element offset of `first` inside the window. */
+  off: number;
+}
+
+/** A binding covering elements [first, first + count) of `t`, starting at an aligned byte offset. */
+function window(gpu: GpuContext, t: Tensor, first: number, count: number): Window {
+  const bpe = bytesPerElement(t.dtype);
+  if (count <= 0) return { binding: { buffer: t.buffer, offset: 0, size: 4 }, off: 0 };
+  const align = gpu.offsetAlignment;
+  const startByte = Math.floor((first * bpe) / align) * align;
+  const endByte = Math.ceil(((first + count) * bpe) / 4) * 4;
+  const size = Math.min(Math.max(4, endByte - startByte), t.buffer.size - startByte);
+  return { binding: { buffer: t.buffer, offset: startByte, size }, off: first - startByte / bpe };
+}
+
+interface Plan {
+  nb: number;
+  mc: number;
+  nc: number;
+  kc: number;
+}
+
+function matmulGpu(
+  a: Tensor,
+  b: Tensor,
+  bias: Tensor | null,
+  g: Geometry,
+  o: typeof MATMUL_DEFAULTS,
+  dtype: DType,
+): Tensor {
+  const gpu = a.gpu as GpuContext;
+  const dtypes = [a.dtype, b.dtype, dtype, ...(bias ? [bias.dtype] : [])];
+  if (dtypes.includes('f16') && !gpu.features.f16) {
+    throw new Error(`${OP}: f16 tensors need the shader-f16 feature, which this adapter lacks`);
+  }
+  const out = Tensor.empty(g.outShape, { dtype, gpu });
+  const { M, N, K } = g;
+  const B = numel(g.batchShape);
+  if (out.size === 0) return out;
+  const variant = pickVariant(gpu, a, b, o.variant);
+  const biasDtype: DType = bias ? bias.dtype : 'f32';
+  const kernel = kernelFor(gpu, variant, g, a, b, dtype, biasDtype, o);
+
+  const aOffs = batchOffsets(a.shape.slice(0, -2), g.batchShape, M * K);
+  const bOffs = batchOffsets(b.shape.slice(0, -2), g.batchShape, K * N);
+  const aLin = linearStride(aOffs);
+  const bLin = linearStride(bOffs);
+  const linear = aLin !== null && bLin !== null;
+  const aBs = linear ? (aLin as number) : 0;
+  const bBs = linear ? (bLin as number) : 0;
+  const oBs = M * N;
+
+  // Spans in elements covered by one chunk (first to last touched element).
+  const spanA = (p: Plan) =>
+    p.mc === 0 || p.kc === 0
+      ? 0
+      : (p.nb - 1) * aBs + (o.transA ? (p.kc - 1) * M + p.mc : (p.mc - 1) * K + p.kc);
+  const spanB = (p: Plan) =>
+    p.nc === 0 || p.kc === 0
+      ? 0
+      : (p.nb - 1) * bBs + (o.transB ? (p.nc - 1) * K + p.kc : (p.kc - 1) * N + p.nc);
+  const spanO = (p: Plan) => (p.nb - 1) * oBs + (p.mc - 1) * N + p.nc;
+  const slack = gpu.offsetAlignment + 4;
+  const fits = (elems: number, bpe: number) => elems * bpe + slack <= gpu.maxBinding;
+  const fitA = (p: Plan) => fits(spanA(p), bytesPerElement(a.dtype));
+  const fitB = (p: Plan) => fits(spanB(p), bytesPerElement(b.dtype));
+  const fitO = (p: Plan) =>
+    fits(spanO(p), bytesPerElement(dtype)) && (p.kc >= K || fits(p.nb * p.mc * p.nc, 4));
+  const fitBias = bias ? fits(N, bytesPerElement(bias.dtype)) : true;
+  const maxWg = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const plan: Plan = {
+    nb: Math.min(linear ? B : 1, maxWg),
+    mc: Math.min(M, maxWg * kernel.BM),
+    nc: Math.min(N, maxWg * kernel.BN, fitBias ? N : Math.floor((gpu.maxBinding - slack) / 4)),
+    kc: K,
+  };
+  const half = (x: number) => Math.ceil(x / 2);
+  for (;;) {
+    const okA = fitA(plan);
+    const okB = fitB(plan);
+    const okO = fitO(plan);
+    if (okA && okB && okO) break;
+    if (plan.nb > 1) plan.nb = half(plan.nb);
+    else if (!okA && o.transA && plan.kc > 1) plan.kc = half(plan.kc);
+    else if (!okA && plan.mc > 1) plan.mc = half(plan.mc);
+    else if (!okA && plan.kc > 1) plan.kc = half(plan.kc);
+    else if (!okB && o.transB && plan.nc > 1) plan.nc = half(plan.nc);
+    else if (!okB && plan.kc > 1) plan.kc = half(plan.kc);
+    else if (!okB && plan.nc > 1) plan.nc = half(plan.nc);
+    else if (!okO && plan.mc > 1) plan.mc = half(plan.mc);
+    else if (!okO && plan.nc > 1) plan.nc = half(plan.nc);
+    else {
+      throw new Error(
+        `${OP}: cannot split a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)} under the ${gpu.maxBinding}-byte binding limit`,
+      );
+    }
+  }
+  const kSplit = plan.kc < K;
+  const accBuf = gpu.allocBuffer(kSplit ? plan.nb * plan.mc * plan.nc * 4 : 4);
+  const dummyBias = bias ? null : gpu.allocBuffer(4);
+  const words = new ArrayBuffer(UNIFORM_WORDS * 4);
+  const u = new Uint32Array(words);
+  const f = new Float32Array(words);
+  const kSteps = K === 0 ? [0] : range(0, K, plan.kc);
+  for (let b0 = 0; b0 < B; b0 += plan.nb) {
+    const nb = Math.min(plan.nb, B - b0);
+    for (let m0 = 0; m0 < M; m0 += plan.mc) {
+      const mc = Math.min(plan.mc, M - m0);
+      for (let n0 = 0; n0 < N; n0 += plan.nc) {
+        const nc = Math.min(plan.nc, N - n0);
+        const ow = window(gpu, out, b0 * oBs + m0 * N + n0, spanO({ nb, mc, nc, kc: 0 }));
+        const bw = bias ? window(gpu, bias, n0, nc) : null;
+        kSteps.forEach((k0, ki) => {
+          const kc = Math.min(plan.kc, K - k0);
+          const p: Plan = { nb, mc, nc, kc };
+          const aw = window(gpu, a, aOffs[b0] + (o.transA ? k0 * M + m0 : m0 * K + k0), spanA(p));
+          const bwin = window(gpu, b, bOffs[b0] + (o.transB ? n0 * K + k0 : k0 * N + n0), spanB(p));
+          const mode = kSteps.length === 1 ? 0 : ki === 0 ? 1 : ki === kSteps.length - 1 ? 3 : 2;
+          u.set([mc, nc, kc, mode, aw.off, bwin.off, ow.off, bw ? bw.off : 0]);
+          u.set([aBs, bBs, oBs, mc * nc], 8);
+          u.set([o.transA ? M : K, o.transB ? K : N, N, nc], 12);
+          f[16] = o.alpha;
+          u[17] = bias ? 1 : 0;
+          gpu.dispatch(
+            kernel.pipeline,
+            [
+              aw.binding,
+              bwin.binding,
+              ow.binding,
+              kSplit ? { buffer: accBuf, offset: 0, size: nb * mc * nc * 4 } : accBuf,
+              bw ? bw.binding : (dummyBias as GPUBuffer),
+              gpu.uniform(words),
+            ],
+            [Math.ceil(nc / kernel.BN), Math.ceil(mc / kernel.BM), nb],
+          );
+        });
+      }
+    }
+  }
+  // Safe to pool now: dispatches recorded before any later reuse run first (see GpuContext notes).
+  gpu.releaseBuffer(accBuf);
+  if (dummyBias) gpu.releaseBuffer(dummyBias);
+  return out;
+}
+
+function range(start: number, end: number, step: number): number[] {
+  const r: number[] = [];
+  for (let x = start; x < end; x += step) r.push(x);
+  return r;
+}
