@@ -38,8 +38,9 @@ interface Manifest {
 
 /**
  * The normal_fill transform a fixture's torch ran: the AVX2 one when ATen used its AVX2 or AVX-512 kernels on
- * x86-64 (torch 1.13 with ATEN_CPU_CAPABILITY=avx512 gives the AVX2 results: the AVX-512 build has no kernel of
- * its own for normal_), the libm one for the default kernels ("NO AVX"/"DEFAULT") and non-x86 machines.
+ * x86-64 (the AVX-512 build registers no normal_ kernel, so the AVX2 one runs: torch 1.13 with
+ * ATEN_CPU_CAPABILITY=avx512 gives the AVX2 results), the libm one for the default kernels ("NO AVX"/"DEFAULT")
+ * and non-x86 machines.
  */
 function expectedPath(m: Manifest): TorchGeneratorOptions['normalFill'] {
   const x86 = /x86_64|amd64/i.test(m.machine);
@@ -108,7 +109,11 @@ for (const folder of folders) {
 
 test('the AVX2 transform without FMA contraction, and the scalar one, differ from the AVX2 fixture', () => {
   // Guards against a fixture or comparison that cannot fail: both wrong variants must be caught.
-  const m = JSON.parse(readFileSync(join(FIXTURES, 'torch1.13-local', 'manifest.json'), 'utf8')) as Manifest;
+  const all = JSON.parse(
+    readFileSync(join(FIXTURES, 'torch1.13-local', 'manifest.json'), 'utf8'),
+  ) as Manifest;
+  const m = { ...all, cases: all.cases.filter((c) => c.name.startsWith('stage.') && c.seed === 42) };
+  assert.ok(m.cases.length > 0);
   assert.ok(mismatches(m, { normalFill: 'avx2', avx2Contract: false }).length > 0);
   assert.ok(mismatches(m, { normalFill: 'scalar' }).length > 0);
 });
