@@ -7,7 +7,7 @@ import type { GpuContext } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { concat, slice } from './concat.ts';
 import { patchify2d } from './patchify.ts';
-import { permute } from './permute.ts';
+import { channelsFirst3d, channelsLast3d, permute } from './permute.ts';
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -22,6 +22,15 @@ test('cpu permute: hand-checked transposes', () => {
     () => permute(x, [0, 0]),
     /permute: perm \[0, 0\] is not a permutation of the axes of \[2, 3\]/,
   );
+});
+
+test('cpu channelsLast3d / channelsFirst3d: NCDHW <-> NDHWC', () => {
+  // [1, 2, 1, 1, 3]: channel 0 = 1, 2, 3 along W; channel 1 = 4, 5, 6.
+  const x = Tensor.fromArray([1, 2, 3, 4, 5, 6], [1, 2, 1, 1, 3]);
+  const y = channelsLast3d(x);
+  assert.deepEqual(y.shape, [1, 1, 1, 3, 2]);
+  assert.deepEqual([...y.data], [1, 4, 2, 5, 3, 6]);
+  assert.deepEqual([...channelsFirst3d(y).data], [1, 2, 3, 4, 5, 6]);
 });
 
 test('cpu concat / slice: hand-checked', () => {

@@ -94,3 +94,25 @@ export function permute(x: Tensor, perm: readonly number[], options: PermuteOpti
   }
   return out;
 }
+
+/**
+ * [B, C, D, H, W] (PyTorch) -> [B, D, H, W, C] (our volume layout), e.g. the SS-VAE latent z on input.
+ * @example
+ * const h = channelsLast3d(z); // [1, 8, 16, 16, 16] -> [1, 16, 16, 16, 8]
+ */
+export function channelsLast3d(x: Tensor, options: PermuteOptions = {}): Tensor {
+  if (x.rank !== 5)
+    throw new ShapeError('channelsLast3d', `expected [B, C, D, H, W], got ${shapeStr(x.shape)}`);
+  return permute(x, [0, 2, 3, 4, 1], options);
+}
+
+/**
+ * [B, D, H, W, C] -> [B, C, D, H, W] (PyTorch order), e.g. to compare with official outputs.
+ * @example
+ * const logits = channelsFirst3d(y); // [1, 64, 64, 64, 1] -> [1, 1, 64, 64, 64]
+ */
+export function channelsFirst3d(x: Tensor, options: PermuteOptions = {}): Tensor {
+  if (x.rank !== 5)
+    throw new ShapeError('channelsFirst3d', `expected [B, D, H, W, C], got ${shapeStr(x.shape)}`);
+  return permute(x, [0, 4, 1, 2, 3], options);
+}

@@ -72,21 +72,19 @@ export function gatherRows(x: Tensor, index: RowIndexInput | Tensor, options: Ro
       throw new ShapeError(op, `x ${shapeStr(x.shape)} and index are on different devices`);
   }
   const m = index instanceof Tensor ? index.shape[0] : index.length;
-  if (!(index instanceof Tensor)) {
-    const ri = index instanceof RowIndex ? index : RowIndex.from(index);
-    ri.assertRange(op, n);
-  }
+  // CPU-known indices are range-checked here (a GPU index tensor cannot be: its out-of-range rows read as zero).
+  const ri = index instanceof Tensor ? null : index instanceof RowIndex ? index : RowIndex.from(index);
+  ri?.assertRange(op, n);
   const outShape = [m, cols];
   if (!x.gpu) {
-    const vals = index instanceof Tensor ? index.data : index instanceof RowIndex ? index.values : index;
+    const vals = index instanceof Tensor ? index.data : ri!.values;
     return Tensor.fromArray(gatherRowsCpu(x.data, n, cols, vals, dtype), outShape, { dtype });
   }
   const gpu = x.gpu;
   checkF16(op, x, dtype);
   const out = Tensor.empty(outShape, { dtype, gpu });
   if (out.size === 0) return out;
-  const temp = index instanceof Int32Array ? RowIndex.from(index) : null;
-  const idxBuffer = index instanceof Tensor ? index.buffer : (temp ?? (index as RowIndex)).gpuBuffer(gpu);
+  const idxBuffer = index instanceof Tensor ? index.buffer : ri!.gpuBuffer(gpu);
   const vars = { TX: x.dtype, TO: dtype, TI: index instanceof Tensor ? 'f32' : 'i32' };
   const code = specialize(WGSL['ops/layout/gather'], vars, enablesFor(x.dtype, dtype));
   const pipeline = gpu.pipeline(templateKey('gatherRows', vars), code);
@@ -112,7 +110,7 @@ export function gatherRows(x: Tensor, index: RowIndexInput | Tensor, options: Ro
       gpu.dispatch(pipeline, [xw.binding, iw.binding, ow.binding, gpu.uniform(params)], [nx, ny]);
     }
   }
-  temp?.dispose();
+  if (index instanceof Int32Array) ri!.dispose();
   return out;
 }
 
