@@ -1,0 +1,566 @@
+/**
+ * 3-D-consistent synthetic occlusion (the evaluation protocol of Amodal3R's `3d_mask_render.py`): a connected
+ * patch of 20-50% of the mesh faces is marked occluded, and every camera sees the same patch, so the per-view
+ * 3-level masks (background 255, visible 188, occluded 0) agree across views. Cameras follow TRELLIS'
+ * `dataset_toolkits/render.py`: fov 40 degrees, radius 2, directions from a Hammersley sphere sequence with a
+ * random offset, the camera looking at the origin with Blender's track-to constraint (-Z forward, Y up);
+ * `transforms.json` is written in the Blender/NeRF convention TRELLIS writes (camera-to-world, camera looks down
+ * its -Z axis).
+ *
+ * Notes (where we differ from the official script)
+ * - Patch growth: BFS over faces that share an edge, from a uniformly random start face, until `int(F * ratio)`
+ *   faces are selected, restarting from a new random face when the component is exhausted (as the official
+ *   script). The official BFS restarts also when its per-call quota (which counts faces selected earlier) runs out,
+ *   and expands neighbours in Python-set order; ours counts only new faces and expands neighbours in ascending id.
+ * - Adjacency welds vertices with bit-identical positions first, so meshes stored as triangle soups (common in GLB
+ *   exports) still form patches; the official code uses vertex indices as stored.
+ * - The official script paints the VERTICES of the selected faces black and renders with per-vertex colour
+ *   interpolation, so faces bordering the patch come out partly dark and the thresholded mask grows by about half
+ *   a face ring; ours is per face (a pixel is occluded iff the visible face there is selected), which makes the
+ *   "occluded in one view => occluded in every view where visible" property exact.
+ * - Rendering is our WGSL compute rasteriser (or its CPU twin), not Open3D/Blender; the RGB view is a simple
+ *   two-sided headlight shading in gray, with occluded faces black.
+ * - Randomness: `Rng` (xoshiro128**), stream 0 for the patch, stream 1 for the camera offset.
+ */
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import { type RawImage, writePng } from '../io/image.ts';
+import { MASK_BACKGROUND, MASK_OCCLUDED, MASK_VISIBLE } from '../preprocess/mask.ts';
+import type { GpuContext } from '../runtime/gpu.ts';
+import type { LoadedMesh, Mesh } from './mesh-io.ts';
+import { Rng } from './prng.ts';
+import { TRI_STRIDE } from './raster.cpu.ts';
+import { renderFacesCpu, renderFacesGpu } from './raster.ts';
+
+/** TRELLIS render camera: field of view (degrees), distance to the origin, image side. */
+export const TRELLIS_FOV_DEGREES = 40;
+export const TRELLIS_RADIUS = 2;
+export const TRELLIS_RESOLUTION = 512;
+/** Official range of the occluded face ratio. */
+export const OCCLUDED_RATIO_RANGE: readonly [number, number] = [0.2, 0.5];
+/** Cameras closer than this to a vertex (along the view axis) skip the face (no near-plane clipping). */
+const NEAR = 1e-3;
+/** Gray levels of the headlight shading: `SHADE_MIN + SHADE_RANGE * |n . v|`. */
+const SHADE_MIN = 60;
+const SHADE_RANGE = 195;
+
+/** Thrown for invalid 3-D occlusion arguments. */
+export class Occlusion3dError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Occlusion3dError';
+  }
+}
+
+function radicalInverse(base: number, n: number): number {
+  let val = 0;
+  let inv = 1 / base;
+  let k = n;
+  while (k > 0) {
+    val += (k % base) * inv;
+    k = Math.floor(k / base);
+    inv /= base;
+  }
+  return val;
+}
+
+/**
+ * TRELLIS' `sphere_hammersley_sequence`: `[yaw, pitch]` (radians) of view `n` of `count`, shifted by `offset`.
+ * @example
+ * sphereHammersley(0, 4, [0.3, 0.7]); // [yaw, pitch]
+ */
+export function sphereHammersley(
+  n: number,
+  count: number,
+  offset: readonly [number, number],
+): [number, number] {
+  let u = n / count + offset[0] / count;
+  const v = radicalInverse(2, n) + offset[1];
+  u = u < 0.25 ? 2 * u : (2 / 3) * u + 1 / 3;
+  const theta = Math.acos(1 - 2 * u) - Math.PI / 2;
+  const phi = v * 2 * Math.PI;
+  return [phi, theta];
+}
+
+/** One camera: TRELLIS view parameters and its camera-to-world matrix (rows, Blender convention). */
+export interface CameraFrame {
+  yaw: number;
+  pitch: number;
+  radius: number;
+  /** Horizontal field of view, radians (`camera_angle_x`). */
+  fov: number;
+  /** 4x4 camera-to-world, row-major rows; columns 0-2 are the camera x, y, z axes, column 3 its position. */
+  transform: number[][];
+}
+
+/**
+ * The camera-to-world matrix of a camera at (yaw, pitch, radius) looking at the origin with world Z up
+ * (Blender TRACK_TO, track -Z, up Y).
+ * @example
+ * cameraFrame(0, 0, 2, (40 * Math.PI) / 180).transform[0][3]; // 2
+ */
+export function cameraFrame(yaw: number, pitch: number, radius: number, fov: number): CameraFrame {
+  const pos = [
+    radius * Math.cos(yaw) * Math.cos(pitch),
+    radius * Math.sin(yaw) * Math.cos(pitch),
+    radius * Math.sin(pitch),
+  ];
+  const len = Math.hypot(pos[0]!, pos[1]!, pos[2]!);
+  const z = pos.map((c) => c / len);
+  // x = up x z with up = world Z; straight above/below the origin fall back to world X.
+  let x = [-z[1]!, z[0]!, 0];
+  const xl = Math.hypot(x[0]!, x[1]!);
+  x = xl < 1e-12 ? [1, 0, 0] : x.map((c) => c / xl);
+  const y = [z[1]! * x[2]! - z[2]! * x[1]!, z[2]! * x[0]! - z[0]! * x[2]!, z[0]! * x[1]! - z[1]! * x[0]!];
+  const transform = [0, 1, 2].map((r) => [x[r]!, y[r]!, z[r]!, pos[r]!]);
+  transform.push([0, 0, 0, 1]);
+  return { yaw, pitch, radius, fov, transform };
+}
+
+/**
+ * The views TRELLIS renders for `count` cameras with Hammersley offset `offset` (fov, radius as given).
+ * @example
+ * trellisCameras(150, [Math.random(), Math.random()]);
+ */
+export function trellisCameras(
+  count: number,
+  offset: readonly [number, number],
+  fovDegrees = TRELLIS_FOV_DEGREES,
+  radius = TRELLIS_RADIUS,
+): CameraFrame[] {
+  const fov = (fovDegrees / 180) * Math.PI;
+  return Array.from({ length: count }, (_, i) => {
+    const [yaw, pitch] = sphereHammersley(i, count, offset);
+    return cameraFrame(yaw, pitch, radius, fov);
+  });
+}
+
+/**
+ * Screen-space triangles (x, y in pixels with pixel centres at +0.5, and 1/depth; 9 f32 per face) of a square
+ * `resolution` image seen by `cam`. Faces with a corner within {@link NEAR} of the camera plane get 1/z = -1.
+ * @example
+ * const tri = projectFaces(mesh, cameras[0], 128);
+ */
+export function projectFaces(mesh: Mesh, cam: CameraFrame, resolution: number): Float32Array {
+  const m = cam.transform;
+  const px = m[0]![3]!;
+  const py = m[1]![3]!;
+  const pz = m[2]![3]!;
+  const focal = (0.5 * resolution) / Math.tan(cam.fov / 2);
+  const half = resolution / 2;
+  const p = mesh.positions;
+  const nv = p.length / 3;
+  const sx = new Float64Array(nv);
+  const sy = new Float64Array(nv);
+  const iz = new Float64Array(nv);
+  for (let v = 0; v < nv; v++) {
+    const dx = p[v * 3]! - px;
+    const dy = p[v * 3 + 1]! - py;
+    const dz = p[v * 3 + 2]! - pz;
+    const cx = dx * m[0]![0]! + dy * m[1]![0]! + dz * m[2]![0]!;
+    const cy = dx * m[0]![1]! + dy * m[1]![1]! + dz * m[2]![1]!;
+    const cz = dx * m[0]![2]! + dy * m[1]![2]! + dz * m[2]![2]!;
+    const depth = -cz;
+    if (depth <= NEAR) {
+      iz[v] = -1;
+      continue;
+    }
+    sx[v] = half + (focal * cx) / depth;
+    sy[v] = half - (focal * cy) / depth;
+    iz[v] = 1 / depth;
+  }
+  const f = mesh.faces;
+  const out = new Float32Array((f.length / 3) * TRI_STRIDE);
+  for (let t = 0; t < f.length / 3; t++) {
+    for (let k = 0; k < 3; k++) {
+      const v = f[t * 3 + k]!;
+      const o = t * TRI_STRIDE + k * 3;
+      out[o] = sx[v]!;
+      out[o + 1] = sy[v]!;
+      out[o + 2] = iz[v]!;
+    }
+  }
+  return out;
+}
+
+/** Face adjacency over shared edges, as CSR: neighbours of face f are `neighbors[offsets[f] .. offsets[f + 1])`. */
+export interface FaceAdjacency {
+  faces: number;
+  offsets: Uint32Array;
+  neighbors: Uint32Array;
+}
+
+/** Vertex ids after welding bit-identical positions (first occurrence wins). */
+function weldVertices(positions: Float32Array): Uint32Array {
+  const bits = new Uint32Array(positions.buffer, positions.byteOffset, positions.length);
+  const map = new Map<string, number>();
+  const nv = positions.length / 3;
+  const out = new Uint32Array(nv);
+  for (let v = 0; v < nv; v++) {
+    const key = `${bits[v * 3]},${bits[v * 3 + 1]},${bits[v * 3 + 2]}`;
+    const hit = map.get(key);
+    if (hit === undefined) {
+      map.set(key, v);
+      out[v] = v;
+    } else out[v] = hit;
+  }
+  return out;
+}
+
+/**
+ * Faces sharing an edge are neighbours (every pair of faces on a non-manifold edge too). Vertices with identical
+ * positions are welded first. Neighbour lists are sorted ascending, without duplicates.
+ * @example
+ * const adj = faceAdjacency(mesh);
+ */
+export function faceAdjacency(mesh: Mesh): FaceAdjacency {
+  const weld = weldVertices(mesh.positions);
+  const F = mesh.faces.length / 3;
+  const nv = mesh.positions.length / 3;
+  // Bucket the 3F edges by their smaller vertex (counting sort), then sort each small bucket by the larger one.
+  const count = new Uint32Array(nv + 1);
+  const lo = new Uint32Array(3 * F);
+  const hi = new Uint32Array(3 * F);
+  for (let t = 0; t < F; t++) {
+    for (let k = 0; k < 3; k++) {
+      const a = weld[mesh.faces[t * 3 + k]!]!;
+      const b = weld[mesh.faces[t * 3 + ((k + 1) % 3)]!]!;
+      lo[t * 3 + k] = Math.min(a, b);
+      hi[t * 3 + k] = Math.max(a, b);
+      count[Math.min(a, b) + 1]!++;
+    }
+  }
+  for (let v = 0; v < nv; v++) count[v + 1]! += count[v]!;
+  const fill = count.slice(0, nv);
+  const bucketHi = new Uint32Array(3 * F);
+  const bucketFace = new Uint32Array(3 * F);
+  for (let e = 0; e < 3 * F; e++) {
+    const slot = fill[lo[e]!]!++;
+    bucketHi[slot] = hi[e]!;
+    bucketFace[slot] = Math.floor(e / 3);
+  }
+  const pairsA: number[] = [];
+  const pairsB: number[] = [];
+  for (let v = 0; v < nv; v++) {
+    const s = count[v]!;
+    const e = count[v + 1]!;
+    // Insertion sort by (hi, face): buckets hold about the valence of v.
+    for (let i = s + 1; i < e; i++) {
+      const h = bucketHi[i]!;
+      const fc = bucketFace[i]!;
+      let j = i - 1;
+      while (j >= s && (bucketHi[j]! > h || (bucketHi[j] === h && bucketFace[j]! > fc))) {
+        bucketHi[j + 1] = bucketHi[j]!;
+        bucketFace[j + 1] = bucketFace[j]!;
+        j--;
+      }
+      bucketHi[j + 1] = h;
+      bucketFace[j + 1] = fc;
+    }
+    for (let i = s; i < e; ) {
+      let j = i + 1;
+      while (j < e && bucketHi[j] === bucketHi[i]) j++;
+      for (let a = i; a < j; a++) {
+        for (let b = a + 1; b < j; b++) {
+          if (bucketFace[a] !== bucketFace[b]) {
+            pairsA.push(bucketFace[a]!);
+            pairsB.push(bucketFace[b]!);
+          }
+        }
+      }
+      i = j;
+    }
+  }
+  const deg = new Uint32Array(F + 1);
+  for (let i = 0; i < pairsA.length; i++) {
+    deg[pairsA[i]! + 1]!++;
+    deg[pairsB[i]! + 1]!++;
+  }
+  for (let t = 0; t < F; t++) deg[t + 1]! += deg[t]!;
+  const nb = new Uint32Array(deg[F]!);
+  const pos = deg.slice(0, F);
+  for (let i = 0; i < pairsA.length; i++) {
+    nb[pos[pairsA[i]!]!++] = pairsB[i]!;
+    nb[pos[pairsB[i]!]!++] = pairsA[i]!;
+  }
+  // Sort and dedupe each list (faces sharing two edges appear twice).
+  const offsets = new Uint32Array(F + 1);
+  let w = 0;
+  for (let t = 0; t < F; t++) {
+    const list = nb.subarray(deg[t]!, deg[t + 1]!).sort();
+    offsets[t] = w;
+    for (let i = 0; i < list.length; i++) if (i === 0 || list[i] !== list[i - 1]) nb[w++] = list[i]!;
+  }
+  offsets[F] = w;
+  return { faces: F, offsets, neighbors: nb.slice(0, w) };
+}
+
+/** The occluded face set. */
+export interface OccludedFaces {
+  /** 1 for occluded faces. */
+  occluded: Uint8Array;
+  /** Drawn ratio and the face count it asks for (`int(F * ratio)`). */
+  ratio: number;
+  target: number;
+  /** BFS starts used (1 when the first component was large enough). */
+  starts: number;
+}
+
+/**
+ * Grows the occluded patch: ratio ~ U(range), then BFS from random start faces until `int(F * ratio)` faces.
+ * @example
+ * const { occluded } = selectOccludedFaces(faceAdjacency(mesh), new Rng(42));
+ */
+export function selectOccludedFaces(
+  adj: FaceAdjacency,
+  rng: Rng,
+  range: readonly [number, number] = OCCLUDED_RATIO_RANGE,
+): OccludedFaces {
+  const F = adj.faces;
+  if (!(range[0] >= 0 && range[1] < 1 && range[0] <= range[1])) {
+    throw new Occlusion3dError(
+      `selectOccludedFaces: ratio range must satisfy 0 <= lo <= hi < 1, got [${range}]`,
+    );
+  }
+  const ratio = rng.uniform(range[0], range[1]);
+  const target = Math.floor(F * ratio);
+  const occluded = new Uint8Array(F);
+  const stamp = new Uint32Array(F);
+  const queue = new Uint32Array(F);
+  let selected = 0;
+  let starts = 0;
+  while (selected < target) {
+    const start = rng.randint(0, F);
+    starts++;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = start;
+    stamp[start] = starts;
+    while (head < tail && selected < target) {
+      const f = queue[head++]!;
+      if (!occluded[f]) {
+        occluded[f] = 1;
+        selected++;
+      }
+      for (let i = adj.offsets[f]!; i < adj.offsets[f + 1]!; i++) {
+        const g = adj.neighbors[i]!;
+        if (stamp[g] !== starts) {
+          stamp[g] = starts;
+          queue[tail++] = g;
+        }
+      }
+    }
+  }
+  return { occluded, ratio, target, starts };
+}
+
+/** Packed per-pixel word of the renders: gray | alpha << 8 | mask << 16. */
+export function packWord(gray: number, alpha: number, mask: number): number {
+  return (gray | (alpha << 8) | (mask << 16)) >>> 0;
+}
+/** Word of pixels no face covers. */
+export const BACKGROUND_WORD = packWord(0, 0, MASK_BACKGROUND);
+
+/**
+ * Per-face output words for one camera: occluded faces black with mask 0, the others gray by headlight shading
+ * with mask 188.
+ * @example
+ * const info = faceWords(mesh, occluded, cameras[0]);
+ */
+export function faceWords(mesh: Mesh, occluded: Uint8Array, cam: CameraFrame): Uint32Array {
+  const p = mesh.positions;
+  const f = mesh.faces;
+  const F = f.length / 3;
+  const cx = cam.transform[0]![3]!;
+  const cy = cam.transform[1]![3]!;
+  const cz = cam.transform[2]![3]!;
+  const out = new Uint32Array(F);
+  for (let t = 0; t < F; t++) {
+    if (occluded[t]) {
+      out[t] = packWord(0, 255, MASK_OCCLUDED);
+      continue;
+    }
+    const a = f[t * 3]! * 3;
+    const b = f[t * 3 + 1]! * 3;
+    const c = f[t * 3 + 2]! * 3;
+    const ux = p[b]! - p[a]!;
+    const uy = p[b + 1]! - p[a + 1]!;
+    const uz = p[b + 2]! - p[a + 2]!;
+    const vx = p[c]! - p[a]!;
+    const vy = p[c + 1]! - p[a + 1]!;
+    const vz = p[c + 2]! - p[a + 2]!;
+    const nx = uy * vz - uz * vy;
+    const ny = uz * vx - ux * vz;
+    const nz = ux * vy - uy * vx;
+    const dx = cx - (p[a]! + p[b]! + p[c]!) / 3;
+    const dy = cy - (p[a + 1]! + p[b + 1]! + p[c + 1]!) / 3;
+    const dz = cz - (p[a + 2]! + p[b + 2]! + p[c + 2]!) / 3;
+    const cos =
+      Math.abs(nx * dx + ny * dy + nz * dz) / (Math.hypot(nx, ny, nz) * Math.hypot(dx, dy, dz) || 1);
+    out[t] = packWord(Math.round(SHADE_MIN + SHADE_RANGE * cos), 255, MASK_VISIBLE);
+  }
+  return out;
+}
+
+export interface Occlude3dOptions {
+  /** Number of cameras. */
+  views?: number;
+  /** Image side in pixels (square images, as TRELLIS). */
+  resolution?: number;
+  seed?: number;
+  /** Range of the occluded face ratio. */
+  ratioRange?: readonly [number, number];
+  fovDegrees?: number;
+  radius?: number;
+  /** GPU context for the WGSL rasteriser; null renders on the CPU twin. */
+  gpu?: GpuContext | null;
+}
+
+export const OCCLUDE3D_DEFAULTS: Required<Omit<Occlude3dOptions, 'gpu'>> = {
+  views: 4,
+  resolution: TRELLIS_RESOLUTION,
+  seed: 0,
+  ratioRange: OCCLUDED_RATIO_RANGE,
+  fovDegrees: TRELLIS_FOV_DEGREES,
+  radius: TRELLIS_RADIUS,
+};
+
+/** One rendered view. */
+export interface Occlude3dView {
+  /** RGBA: shaded gray, occluded faces black, background transparent. */
+  image: RawImage;
+  /** 1-channel 3-level mask. */
+  mask: RawImage;
+  /** Face id per pixel (0xffffffff where empty). */
+  ids: Uint32Array;
+  camera: CameraFrame;
+}
+
+/** `transforms.json` content (TRELLIS/Blender layout plus our occlusion record). */
+export interface TransformsJson {
+  aabb: [number[], number[]];
+  scale: number;
+  offset: [number, number, number];
+  frames: { file_path: string; camera_angle_x: number; transform_matrix: number[][] }[];
+  occlusion: {
+    seed: number;
+    ratio: number;
+    faces: number;
+    occluded_faces: number;
+    hammersley_offset: [number, number];
+    radius: number;
+    resolution: number;
+    mask_suffix: string;
+  };
+}
+
+export interface Occlude3dResult {
+  views: Occlude3dView[];
+  occluded: Uint8Array;
+  ratio: number;
+  transforms: TransformsJson;
+  backend: 'webgpu' | 'cpu';
+}
+
+function intOpt(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new Occlusion3dError(`occlude3d: ${name} must be an integer in [${min}, ${max}], got ${v}`);
+  }
+}
+
+/**
+ * Selects the occluded patch and renders every camera: per view the occluded image, 3-level mask and face ids.
+ * @example
+ * const r = await occlude3d(await readMesh('assets/meshes/chair.ply'), { views: 4, seed: 1, gpu });
+ * await writeOcclude3d('out', r);
+ */
+export async function occlude3d(
+  input: LoadedMesh | Mesh,
+  options: Occlude3dOptions = {},
+): Promise<Occlude3dResult> {
+  const o = { ...OCCLUDE3D_DEFAULTS, ...options };
+  const gpu = options.gpu ?? null;
+  intOpt('views', o.views, 1, 10000);
+  intOpt('resolution', o.resolution, 8, 4096);
+  intOpt('seed', o.seed, 0, 0xffffffff);
+  if (!(o.fovDegrees > 0 && o.fovDegrees < 180))
+    throw new Occlusion3dError(`occlude3d: fov must be in (0, 180) degrees, got ${o.fovDegrees}`);
+  if (!(o.radius > 0)) throw new Occlusion3dError(`occlude3d: radius must be > 0, got ${o.radius}`);
+  const loaded = 'mesh' in input ? input : null;
+  const mesh = loaded ? loaded.mesh : (input as Mesh);
+  if (mesh.faces.length === 0) throw new Occlusion3dError('occlude3d: the mesh has no faces');
+  const F = mesh.faces.length / 3;
+  const sel = selectOccludedFaces(faceAdjacency(mesh), new Rng(o.seed, 0), o.ratioRange);
+  const camRng = new Rng(o.seed, 1);
+  const offset: [number, number] = [camRng.random(), camRng.random()];
+  const cameras = trellisCameras(o.views, offset, o.fovDegrees, o.radius);
+  const R = o.resolution;
+  const views: Occlude3dView[] = [];
+  for (const camera of cameras) {
+    const tri = projectFaces(mesh, camera, R);
+    const info = faceWords(mesh, sel.occluded, camera);
+    const r = gpu
+      ? await renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD)
+      : renderFacesCpu(tri, info, R, R, BACKGROUND_WORD);
+    const rgba = new Uint8Array(R * R * 4);
+    const mask = new Uint8Array(R * R);
+    for (let i = 0; i < R * R; i++) {
+      const w = r.out[i]!;
+      const g = w & 255;
+      rgba[i * 4] = g;
+      rgba[i * 4 + 1] = g;
+      rgba[i * 4 + 2] = g;
+      rgba[i * 4 + 3] = (w >>> 8) & 255;
+      mask[i] = (w >>> 16) & 255;
+    }
+    views.push({
+      image: { width: R, height: R, channels: 4, data: rgba },
+      mask: { width: R, height: R, channels: 1, data: mask },
+      ids: r.ids,
+      camera,
+    });
+  }
+  const occludedCount = sel.occluded.reduce((s, v) => s + v, 0);
+  const transforms: TransformsJson = {
+    aabb: [
+      [-0.5, -0.5, -0.5],
+      [0.5, 0.5, 0.5],
+    ],
+    scale: loaded?.scale ?? 1,
+    offset: loaded?.offset ?? [0, 0, 0],
+    frames: cameras.map((c, i) => ({
+      file_path: `${String(i).padStart(3, '0')}.png`,
+      camera_angle_x: c.fov,
+      transform_matrix: c.transform,
+    })),
+    occlusion: {
+      seed: o.seed,
+      ratio: sel.ratio,
+      faces: F,
+      occluded_faces: occludedCount,
+      hammersley_offset: offset,
+      radius: o.radius,
+      resolution: R,
+      mask_suffix: '_mask.png',
+    },
+  };
+  return { views, occluded: sel.occluded, ratio: sel.ratio, transforms, backend: gpu ? 'webgpu' : 'cpu' };
+}
+
+/**
+ * Writes `<dir>/NNN.png`, `<dir>/NNN_mask.png` and `<dir>/transforms.json` (no timestamps or absolute paths).
+ * @example
+ * await writeOcclude3d('out/chair', result);
+ */
+export async function writeOcclude3d(dir: string, result: Occlude3dResult): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < result.views.length; i++) {
+    const v = result.views[i]!;
+    const stem = String(i).padStart(3, '0');
+    await writePng(join(dir, `${stem}.png`), v.image);
+    await writePng(join(dir, `${stem}_mask.png`), v.mask);
+  }
+  await writeFileAtomic(join(dir, 'transforms.json'), `${JSON.stringify(result.transforms, null, 4)}\n`);
+}
