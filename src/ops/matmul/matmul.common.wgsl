@@ -2,7 +2,8 @@
 // bindings, parameters, bounds-checked operand loads and the epilogue (alpha, bias, activation, store).
 //
 // Element (m, k) of a and (k, n) of b are addressed through an element offset into the bound window, a batch
-// stride (0 for a broadcast operand) and a row stride; TRANS_A / TRANS_B swap the roles of row and column.
+// stride (0 for a broadcast operand) and a row stride; trans_a / trans_b swap the roles of row and column. They
+// are uniforms, not template constants, to keep the pipeline count (and lavapipe compile time) down.
 // K may be split into several dispatches: mode 1 writes the raw sum to `acc`, mode 2 adds to it, mode 3 adds the
 // last partial sum and runs the epilogue; mode 0 is the unsplit case. `acc` is f32 so a split output is still
 // rounded once to its dtype.
@@ -25,8 +26,12 @@ struct Params {
   acc_ld: u32,
   alpha: f32,
   has_bias: u32,
+  trans_a: u32,
+  trans_b: u32,
+  act: u32,
   pad0: u32,
   pad1: u32,
+  pad2: u32,
 };
 
 @group(0) @binding(0) var<storage, read> a: array<{{TA}}>;
@@ -40,14 +45,14 @@ fn load_a(batch: u32, m: u32, k: u32) -> {{TA}} {
   if (m >= p.M || k >= p.K) {
     return {{TA}}(0.0);
   }
-  return a[p.a_off + batch * p.a_bs + select(m * p.lda + k, k * p.lda + m, {{TRANS_A}})];
+  return a[p.a_off + batch * p.a_bs + select(m * p.lda + k, k * p.lda + m, p.trans_a != 0u)];
 }
 
 fn load_b(batch: u32, k: u32, n: u32) -> {{TB}} {
   if (k >= p.K || n >= p.N) {
     return {{TB}}(0.0);
   }
-  return b[p.b_off + batch * p.b_bs + select(k * p.ldb + n, n * p.ldb + k, {{TRANS_B}})];
+  return b[p.b_off + batch * p.b_bs + select(k * p.ldb + n, n * p.ldb + k, p.trans_b != 0u)];
 }
 
 // Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7 on all of R (WGSL has no erf). The CPU twin uses the same form.
@@ -58,8 +63,26 @@ fn erf_approx(x: f32) -> f32 {
   return sign(x) * (1.0 - poly * exp(-z * z));
 }
 
+// Activation codes: 0 none, 1 GELU (tanh form), 2 GELU (erf form), 3 SiLU. A uniform switch rather than a
+// template constant: one pipeline serves every activation (lavapipe spends 1-3 s compiling each pipeline), and
+// the branch is uniform, so it costs a few instructions per output element.
 fn activate(x: f32) -> f32 {
-  {{ACT_BODY}}
+  switch p.act {
+    case 1u: {
+      // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers compute tanh via exp, which overflows.
+      let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+      return 0.5 * x * (1.0 + tanh(u));
+    }
+    case 2u: {
+      return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
+    }
+    case 3u: {
+      return x / (1.0 + exp(-x));
+    }
+    default: {
+      return x;
+    }
+  }
 }
 
 // Called once per in-bounds output element with its f32 partial sum over this dispatch's K range.

@@ -24,14 +24,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   for (var k0 = 0u; k0 < p.K; k0 = k0 + BK) {
     for (var i = 0u; i < A_LOADS; i = i + 1u) {
       let e = li + 256u * i;
-      let r = select(e / BK, e % BM, {{TRANS_A}});
-      let c = select(e % BK, e / BM, {{TRANS_A}});
+      let r = select(e / BK, e % BM, p.trans_a != 0u);
+      let c = select(e % BK, e / BM, p.trans_a != 0u);
       As[c * BM + r] = {{TSA}}(load_a(batch, m0 + r, k0 + c));
     }
     for (var i = 0u; i < B_LOADS; i = i + 1u) {
       let e = li + 256u * i;
-      let kk = select(e / BN, e % BK, {{TRANS_B}});
-      let nn = select(e % BN, e / BK, {{TRANS_B}});
+      let kk = select(e / BN, e % BK, p.trans_b != 0u);
+      let nn = select(e % BN, e / BK, p.trans_b != 0u);
       Bs[kk * BN + nn] = {{TSB}}(load_b(batch, k0 + kk, n0 + nn));
     }
     workgroupBarrier();

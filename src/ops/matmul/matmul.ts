@@ -75,7 +75,7 @@ export const MATMUL_DEFAULTS = {
 };
 
 const OP = 'matmul';
-const UNIFORM_WORDS = 20;
+const UNIFORM_WORDS = 24;
 const SUBGROUP_MATRIX_ENABLE = 'chromium_experimental_subgroup_matrix';
 /** The one subgroup-matrix shape the sgmat kernel is written for. */
 const SGMAT_DIM = 16;
@@ -83,14 +83,8 @@ const SGMAT_DIM = 16;
 const SGMAT_SUBGROUPS = 8;
 const SGMAT_TILE_ELEMS = 128 * 32;
 
-const ACT_BODIES: Record<MatmulActivation, string> = {
-  none: 'return x;',
-  // tanh's argument is clamped: tanh(15) is 1 in f32, and some drivers compute tanh via exp, which overflows.
-  gelu_tanh:
-    'let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);\n  return 0.5 * x * (1.0 + tanh(u));',
-  gelu_erf: 'return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));',
-  silu: 'return x / (1.0 + exp(-x));',
-};
+/** Activation codes of matmul.common.wgsl's `activate`. */
+const ACT_CODES: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, gelu_erf: 2, silu: 3 };
 
 /** The f16 -> f32 subgroup-matrix configuration the sgmat kernel uses, or null when the adapter lacks it. */
 export function sgmatConfig(gpu: GpuContext): SubgroupMatrixConfig | null {
@@ -226,16 +220,12 @@ function kernelFor(
   b: Tensor,
   outDtype: DType,
   biasDtype: DType,
-  o: typeof MATMUL_DEFAULTS,
 ): Kernel {
   const common = {
     TA: a.dtype,
     TB: b.dtype,
     TO: outDtype,
     TBIAS: biasDtype,
-    TRANS_A: o.transA,
-    TRANS_B: o.transB,
-    ACT_BODY: ACT_BODIES[o.activation],
   };
   const enables = enablesFor(a.dtype, b.dtype, outDtype, biasDtype);
   if (variant === 'sgmat') {
@@ -346,7 +336,7 @@ function matmulGpu(
   if (out.size === 0) return out;
   const variant = pickVariant(gpu, a, b, o.variant);
   const biasDtype: DType = bias ? bias.dtype : 'f32';
-  const kernel = kernelFor(gpu, variant, g, a, b, dtype, biasDtype, o);
+  const kernel = kernelFor(gpu, variant, g, a, b, dtype, biasDtype);
 
   const aOffs = batchOffsets(a.shape.slice(0, -2), g.batchShape, M * K);
   const bOffs = batchOffsets(b.shape.slice(0, -2), g.batchShape, K * N);
@@ -427,7 +417,7 @@ function matmulGpu(
           u.set([aBs, bBs, oBs, mc * nc], 8);
           u.set([o.transA ? M : K, o.transB ? K : N, N, nc], 12);
           f[16] = o.alpha;
-          u[17] = bias ? 1 : 0;
+          u.set([bias ? 1 : 0, o.transA ? 1 : 0, o.transB ? 1 : 0, ACT_CODES[o.activation]], 17);
           gpu.dispatch(
             kernel.pipeline,
             [
