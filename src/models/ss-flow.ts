@@ -1,0 +1,563 @@
+/**
+ * Stage 1: Amodal3R's sparse-structure flow transformer (`SparseStructureFlowModelMaskAsCondWeighted`).
+ *
+ * Dense DiT over the (R/p)^3 tokens of an 8-channel R^3 latent: timestep embedding, APE, N blocks of
+ * [adaLN self-attention with qk-RMSNorm] -> [affine-LN + mask-weighted cross-attention to the 1374 DINOv2 tokens]
+ * -> [LN + occlusion cross-attention to the 1369 occlusion-ratio tokens] -> [adaLN GELU-tanh MLP], output head.
+ * ARCHITECTURE.md §c; op order and rounding points follow the official module.
+ *
+ * Precision: with `use_fp16` the official code keeps the timestep MLP, input/output layers and norms in f32 and
+ * runs the block Linear layers and the residual stream in f16 (§k). `precision: 'f16'` does the same here.
+ */
+
+import { absolutePositionEmbedding, gridCoords, timestepEmbedding } from '../nn/embeddings.ts';
+import {
+  add,
+  attention,
+  cast,
+  gatedResidual,
+  layerNorm,
+  linear,
+  modulatedLayerNorm,
+  multiHeadRmsNorm,
+  permute,
+  silu,
+  slice,
+} from '../nn/ops.ts';
+import { checkWeights, type WeightStore } from '../nn/weights.ts';
+import { type DType, roundF16 } from '../runtime/dtype.ts';
+import type { GpuContext } from '../runtime/gpu.ts';
+import { Tensor } from '../runtime/tensor.ts';
+
+/** Condition tokens: DINOv2 (1 CLS + 4 registers + 37x37 patches) + visibility + occlusion. */
+export const COND_IMAGE_TOKENS = 1374;
+export const COND_PATCHES = 1369;
+export const COND_SPECIAL_TOKENS = 5;
+export const COND_TOKENS = COND_IMAGE_TOKENS + 2 * COND_PATCHES;
+/** The mask tokens are hard-coded to 1024 channels in the official pipeline (`repeat(1, 1, 1024)`). */
+export const COND_CHANNELS = 1024;
+/** eps inside log(w + eps) of the mask-weighted attention. */
+export const MASK_BIAS_EPS = 1e-6;
+const BLOCK_LN_EPS = 1e-6;
+const FINAL_LN_EPS = 1e-5;
+
+/** Constructor arguments of the official class (the `args` of the checkpoint's .json). */
+export interface SsFlowConfig {
+  resolution: number;
+  in_channels: number;
+  model_channels: number;
+  cond_channels: number;
+  out_channels: number;
+  num_blocks: number;
+  num_heads?: number | null;
+  num_head_channels?: number;
+  mlp_ratio?: number;
+  patch_size?: number;
+  pe_mode?: 'ape' | 'rope';
+  use_fp16?: boolean;
+  share_mod?: boolean;
+  qk_rms_norm?: boolean;
+  qk_rms_norm_cross?: boolean;
+  use_checkpoint?: boolean;
+  mask_cond_type?: string;
+}
+
+/** Defaults of the official constructor. */
+export const SS_FLOW_CONFIG_DEFAULTS = {
+  num_head_channels: 64,
+  mlp_ratio: 4,
+  patch_size: 2,
+  pe_mode: 'ape',
+  use_fp16: false,
+  share_mod: false,
+  qk_rms_norm: false,
+  qk_rms_norm_cross: false,
+} as const;
+
+interface Resolved {
+  res: number;
+  inC: number;
+  outC: number;
+  C: number;
+  heads: number;
+  headDim: number;
+  hidden: number;
+  p: number;
+  blocks: number;
+  shareMod: boolean;
+  qkRms: boolean;
+  qkRmsCross: boolean;
+  tokens: number;
+}
+
+export function resolveSsFlowConfig(c: SsFlowConfig): Resolved {
+  const d = { ...SS_FLOW_CONFIG_DEFAULTS, ...c };
+  const heads = d.num_heads ?? Math.floor(d.model_channels / d.num_head_channels);
+  const problems: string[] = [];
+  if (d.pe_mode !== 'ape') problems.push(`pe_mode '${d.pe_mode}' is not supported (only 'ape', as released)`);
+  if (d.cond_channels !== COND_CHANNELS)
+    problems.push(`cond_channels must be ${COND_CHANNELS}, got ${d.cond_channels}`);
+  if (d.model_channels % heads !== 0)
+    problems.push(`model_channels ${d.model_channels} not divisible by ${heads} heads`);
+  if (d.resolution % d.patch_size !== 0)
+    problems.push(`resolution ${d.resolution} not divisible by patch ${d.patch_size}`);
+  if (problems.length)
+    throw new Error(`SparseStructureFlowModelMaskAsCondWeighted config: ${problems.join('; ')}`);
+  const p = d.patch_size;
+  return {
+    res: d.resolution,
+    inC: d.in_channels,
+    outC: d.out_channels,
+    C: d.model_channels,
+    heads,
+    headDim: d.model_channels / heads,
+    hidden: Math.floor(d.model_channels * d.mlp_ratio),
+    p,
+    blocks: d.num_blocks,
+    shareMod: d.share_mod,
+    qkRms: d.qk_rms_norm,
+    qkRmsCross: d.qk_rms_norm_cross,
+    tokens: (d.resolution / p) ** 3,
+  };
+}
+
+function attnKeys(
+  out: Map<string, number[]>,
+  prefix: string,
+  C: number,
+  ctx: number,
+  self: boolean,
+  rms: boolean,
+  heads: number,
+): void {
+  if (self) {
+    out.set(`${prefix}.to_qkv.weight`, [3 * C, C]);
+    out.set(`${prefix}.to_qkv.bias`, [3 * C]);
+  } else {
+    out.set(`${prefix}.to_q.weight`, [C, C]);
+    out.set(`${prefix}.to_q.bias`, [C]);
+    out.set(`${prefix}.to_kv.weight`, [2 * C, ctx]);
+    out.set(`${prefix}.to_kv.bias`, [2 * C]);
+  }
+  if (rms) {
+    out.set(`${prefix}.q_rms_norm.gamma`, [heads, C / heads]);
+    out.set(`${prefix}.k_rms_norm.gamma`, [heads, C / heads]);
+  }
+  out.set(`${prefix}.to_out.weight`, [C, C]);
+  out.set(`${prefix}.to_out.bias`, [C]);
+}
+
+/** The exact state-dict key -> shape table of the official module. */
+export function ssFlowExpectedShapes(config: SsFlowConfig): Map<string, number[]> {
+  const r = resolveSsFlowConfig(config);
+  const { C, p } = r;
+  const m = new Map<string, number[]>();
+  m.set('pos_emb', [r.tokens, C]);
+  m.set('t_embedder.mlp.0.weight', [C, 256]);
+  m.set('t_embedder.mlp.0.bias', [C]);
+  m.set('t_embedder.mlp.2.weight', [C, C]);
+  m.set('t_embedder.mlp.2.bias', [C]);
+  if (r.shareMod) {
+    m.set('adaLN_modulation.1.weight', [6 * C, C]);
+    m.set('adaLN_modulation.1.bias', [6 * C]);
+  }
+  m.set('input_layer.weight', [C, r.inC * p ** 3]);
+  m.set('input_layer.bias', [C]);
+  for (let i = 0; i < r.blocks; i++) {
+    const b = `blocks.${i}`;
+    if (!r.shareMod) {
+      m.set(`${b}.adaLN_modulation.1.weight`, [6 * C, C]);
+      m.set(`${b}.adaLN_modulation.1.bias`, [6 * C]);
+    }
+    m.set(`${b}.norm2.weight`, [C]);
+    m.set(`${b}.norm2.bias`, [C]);
+    attnKeys(m, `${b}.self_attn`, C, C, true, r.qkRms, r.heads);
+    attnKeys(m, `${b}.cross_attn`, C, COND_CHANNELS, false, r.qkRmsCross, r.heads);
+    attnKeys(m, `${b}.cross_attn_mask`, C, COND_CHANNELS, false, r.qkRmsCross, r.heads);
+    m.set(`${b}.mlp.mlp.0.weight`, [r.hidden, C]);
+    m.set(`${b}.mlp.mlp.0.bias`, [r.hidden]);
+    m.set(`${b}.mlp.mlp.2.weight`, [C, r.hidden]);
+    m.set(`${b}.mlp.mlp.2.bias`, [C]);
+  }
+  m.set('out_layer.weight', [r.outC * p ** 3, C]);
+  m.set('out_layer.bias', [r.outC * p ** 3]);
+  return m;
+}
+
+/** One view's condition, prepared once and reused at every sampling step. */
+export interface FlowCondition {
+  /** DINOv2 tokens [1, 1374, 1024] in the model dtype. */
+  tokens: Tensor;
+  /** log(w + 1e-6) per condition token [1, 1374] (CLS + registers weight 1), in the model dtype's rounding. */
+  keyBias: Tensor;
+  /** Occlusion-ratio tokens [1, 1369, 1024] in the model dtype. */
+  occ: Tensor;
+}
+
+/**
+ * Splits a [1, 4112, 1024] condition (as `get_cond_w_masks` builds it) into a `FlowCondition`: the mask-weight
+ * bias is computed on the CPU with the official rounding (fp16 model: w, w + eps and log each rounded to f16).
+ */
+export function prepareFlowCondition(
+  cond: Float32Array,
+  gpu: GpuContext | null,
+  dtype: DType,
+): FlowCondition {
+  if (cond.length !== COND_TOKENS * COND_CHANNELS) {
+    throw new Error(`flow condition: expected ${COND_TOKENS}x${COND_CHANNELS} values, got ${cond.length}`);
+  }
+  const r = dtype === 'f16' ? roundF16 : Math.fround;
+  const bias = new Float32Array(COND_IMAGE_TOKENS);
+  for (let j = 0; j < COND_IMAGE_TOKENS; j++) {
+    const w =
+      j < COND_SPECIAL_TOKENS ? 1 : r(cond[(COND_IMAGE_TOKENS + j - COND_SPECIAL_TOKENS) * COND_CHANNELS]);
+    bias[j] = r(Math.log(r(w + Math.fround(MASK_BIAS_EPS))));
+  }
+  const tokens = Tensor.fromArray(
+    cond.subarray(0, COND_IMAGE_TOKENS * COND_CHANNELS),
+    [1, COND_IMAGE_TOKENS, COND_CHANNELS],
+    { gpu, dtype },
+  );
+  const occ = Tensor.fromArray(
+    cond.subarray((COND_IMAGE_TOKENS + COND_PATCHES) * COND_CHANNELS),
+    [1, COND_PATCHES, COND_CHANNELS],
+    { gpu, dtype },
+  );
+  return { tokens, keyBias: Tensor.fromArray(bias, [1, COND_IMAGE_TOKENS], { gpu, dtype }), occ };
+}
+
+export function disposeFlowCondition(c: FlowCondition): void {
+  c.tokens.dispose();
+  c.keyBias.dispose();
+  c.occ.dispose();
+}
+
+interface AttnWeights {
+  qkv?: Tensor;
+  qkvB?: Tensor;
+  q?: Tensor;
+  qB?: Tensor;
+  kv?: Tensor;
+  kvB?: Tensor;
+  qGamma?: Tensor;
+  kGamma?: Tensor;
+  out: Tensor;
+  outB: Tensor;
+}
+
+interface BlockWeights {
+  ada?: Tensor;
+  adaB?: Tensor;
+  norm2W: Tensor;
+  norm2B: Tensor;
+  self: AttnWeights;
+  cross: AttnWeights;
+  crossMask: AttnWeights;
+  fc1: Tensor;
+  fc1B: Tensor;
+  fc2: Tensor;
+  fc2B: Tensor;
+}
+
+export interface SsFlowLoadOptions {
+  gpu: GpuContext | null;
+  /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
+  precision?: 'auto' | 'f32' | 'f16';
+}
+
+export class SparseStructureFlow {
+  readonly config: SsFlowConfig;
+  readonly r: Resolved;
+  readonly gpu: GpuContext | null;
+  /** dtype of the block weights and the residual stream. */
+  readonly dtype: DType;
+  private readonly w: Map<string, Tensor>;
+  private readonly blocks: BlockWeights[];
+
+  private constructor(config: SsFlowConfig, gpu: GpuContext | null, dtype: DType, w: Map<string, Tensor>) {
+    this.config = config;
+    this.r = resolveSsFlowConfig(config);
+    this.gpu = gpu;
+    this.dtype = dtype;
+    this.w = w;
+    this.blocks = [];
+    const g = (k: string) => {
+      const t = w.get(k);
+      if (!t) throw new Error(`SparseStructureFlow: weight ${k} was not loaded`);
+      return t;
+    };
+    const opt = (k: string) => w.get(k);
+    const attn = (p: string, self: boolean): AttnWeights =>
+      self
+        ? {
+            qkv: g(`${p}.to_qkv.weight`),
+            qkvB: g(`${p}.to_qkv.bias`),
+            qGamma: opt(`${p}.q_rms_norm.gamma`),
+            kGamma: opt(`${p}.k_rms_norm.gamma`),
+            out: g(`${p}.to_out.weight`),
+            outB: g(`${p}.to_out.bias`),
+          }
+        : {
+            q: g(`${p}.to_q.weight`),
+            qB: g(`${p}.to_q.bias`),
+            kv: g(`${p}.to_kv.weight`),
+            kvB: g(`${p}.to_kv.bias`),
+            qGamma: opt(`${p}.q_rms_norm.gamma`),
+            kGamma: opt(`${p}.k_rms_norm.gamma`),
+            out: g(`${p}.to_out.weight`),
+            outB: g(`${p}.to_out.bias`),
+          };
+    for (let i = 0; i < this.r.blocks; i++) {
+      const b = `blocks.${i}`;
+      this.blocks.push({
+        ada: opt(`${b}.adaLN_modulation.1.weight`),
+        adaB: opt(`${b}.adaLN_modulation.1.bias`),
+        norm2W: g(`${b}.norm2.weight`),
+        norm2B: g(`${b}.norm2.bias`),
+        self: attn(`${b}.self_attn`, true),
+        cross: attn(`${b}.cross_attn`, false),
+        crossMask: attn(`${b}.cross_attn_mask`, false),
+        fc1: g(`${b}.mlp.mlp.0.weight`),
+        fc1B: g(`${b}.mlp.mlp.0.bias`),
+        fc2: g(`${b}.mlp.mlp.2.weight`),
+        fc2B: g(`${b}.mlp.mlp.2.bias`),
+      });
+    }
+  }
+
+  /**
+   * Checks every key and shape, then loads the weights one tensor at a time.
+   * @example
+   * const flow = await SparseStructureFlow.load(store, json.args, { gpu });
+   */
+  static async load(
+    store: WeightStore,
+    config: SsFlowConfig,
+    options: SsFlowLoadOptions,
+  ): Promise<SparseStructureFlow> {
+    const expected = ssFlowExpectedShapes(config);
+    checkWeights(store, expected, 'SparseStructureFlowModelMaskAsCondWeighted');
+    const gpu = options.gpu;
+    const precision = options.precision ?? 'auto';
+    const wantF16 = precision === 'f16' || (precision === 'auto' && !!config.use_fp16);
+    const dtype: DType = wantF16 && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
+    const w = new Map<string, Tensor>();
+    for (const name of expected.keys()) {
+      // Block Linear weights/biases go to the model dtype (convert_module_to_f16); norms and RMS gammas stay f32.
+      const isBlockLinear =
+        /^blocks\.\d+\.(adaLN_modulation\.1|self_attn\.to_|cross_attn(_mask)?\.to_|mlp\.mlp\.)/.test(name);
+      w.set(name, await store.load(name, { gpu, dtype: isBlockLinear ? dtype : 'f32' }));
+    }
+    return new SparseStructureFlow(config, gpu, dtype, w);
+  }
+
+  dispose(): void {
+    for (const t of this.w.values()) t.dispose();
+  }
+
+  private weight(name: string): Tensor {
+    const t = this.w.get(name);
+    if (!t) throw new Error(`SparseStructureFlow: missing weight ${name}`);
+    return t;
+  }
+
+  /** [B, Cin, R, R, R] -> [B, L, Cin p^3] (official patchify + flatten + transpose). */
+  private async toTokens(x: Tensor): Promise<Tensor> {
+    const { p, inC, res } = this.r;
+    const B = x.shape[0];
+    if (p === 1) return permute(x.reshape([B, inC, res ** 3]), [0, 2, 1]);
+    // Patch sizes > 1 need a rank-8 permutation: done on the CPU (the latent is only B*8*R^3 values).
+    const v = await x.toArray();
+    const q = res / p;
+    const out = new Float32Array(v.length);
+    const cp = inC * p ** 3;
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < inC; c++)
+        for (let z0 = 0; z0 < res; z0++)
+          for (let y0 = 0; y0 < res; y0++)
+            for (let x0 = 0; x0 < res; x0++) {
+              const tok = (Math.floor(z0 / p) * q + Math.floor(y0 / p)) * q + Math.floor(x0 / p);
+              const ch = c * p ** 3 + ((z0 % p) * p + (y0 % p)) * p + (x0 % p);
+              out[(b * q ** 3 + tok) * cp + ch] = v[(((b * inC + c) * res + z0) * res + y0) * res + x0];
+            }
+    return Tensor.fromArray(out, [B, q ** 3, cp], { gpu: this.gpu });
+  }
+
+  /** Inverse of toTokens for the output channels. */
+  private async fromTokens(h: Tensor): Promise<Tensor> {
+    const { p, outC, res } = this.r;
+    const B = h.shape[0];
+    if (p === 1) {
+      const t = permute(h, [0, 2, 1]);
+      return t.reshape([B, outC, res, res, res]);
+    }
+    const v = await h.toArray();
+    const q = res / p;
+    const out = new Float32Array(v.length);
+    const cp = outC * p ** 3;
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < outC; c++)
+        for (let z0 = 0; z0 < res; z0++)
+          for (let y0 = 0; y0 < res; y0++)
+            for (let x0 = 0; x0 < res; x0++) {
+              const tok = (Math.floor(z0 / p) * q + Math.floor(y0 / p)) * q + Math.floor(x0 / p);
+              const ch = c * p ** 3 + ((z0 % p) * p + (y0 % p)) * p + (x0 % p);
+              out[(((b * outC + c) * res + z0) * res + y0) * res + x0] = v[(b * q ** 3 + tok) * cp + ch];
+            }
+    return Tensor.fromArray(out, [B, outC, res, res, res], { gpu: this.gpu });
+  }
+
+  /** The conditioned timestep embedding: t_embedder MLP in f32, then cast to the model dtype. */
+  private timeEmbedding(t1000: number, B: number): Tensor {
+    const freq = Tensor.fromArray(timestepEmbedding(new Array(B).fill(t1000)), [B, 256], { gpu: this.gpu });
+    const h1 = linear(freq, this.weight('t_embedder.mlp.0.weight'), this.weight('t_embedder.mlp.0.bias'), {
+      activation: 'silu',
+    });
+    const temb = linear(h1, this.weight('t_embedder.mlp.2.weight'), this.weight('t_embedder.mlp.2.bias'));
+    freq.dispose();
+    h1.dispose();
+    return temb;
+  }
+
+  private crossAttention(
+    h: Tensor,
+    ctx: Tensor,
+    a: AttnWeights,
+    keyBias: Tensor | null,
+    ctxKv?: Tensor,
+  ): Tensor {
+    const { C, heads, headDim } = this.r;
+    const [B, L] = h.shape;
+    const Lk = ctx.shape[1];
+    const q = linear(h, a.q!, a.qB!).reshape([B, L, heads, headDim]);
+    const kv = ctxKv ?? linear(ctx, a.kv!, a.kvB!);
+    const kv5 = kv.reshape([B, Lk, 2, heads, headDim]);
+    let k = slice(kv5, 2, 0, 1).reshape([B, Lk, heads, headDim]);
+    const v = slice(kv5, 2, 1, 2).reshape([B, Lk, heads, headDim]);
+    let qn = q;
+    if (a.qGamma && a.kGamma) {
+      qn = multiHeadRmsNorm(q, a.qGamma);
+      const kn = multiHeadRmsNorm(k, a.kGamma);
+      q.dispose();
+      k.dispose();
+      k = kn;
+    }
+    const o = attention(qn, k, v, keyBias ? { keyBias } : {});
+    const out = linear(o.reshape([B, L, C]), a.out, a.outB);
+    for (const t of [qn, k, v, o]) t.dispose();
+    if (!ctxKv) kv.dispose();
+    return out;
+  }
+
+  private selfAttention(h: Tensor, a: AttnWeights): Tensor {
+    const { C, heads, headDim } = this.r;
+    const [B, L] = h.shape;
+    const qkv = linear(h, a.qkv!, a.qkvB!).reshape([B, L, 3, heads, headDim]);
+    let q = slice(qkv, 2, 0, 1).reshape([B, L, heads, headDim]);
+    let k = slice(qkv, 2, 1, 2).reshape([B, L, heads, headDim]);
+    const v = slice(qkv, 2, 2, 3).reshape([B, L, heads, headDim]);
+    qkv.dispose();
+    if (a.qGamma && a.kGamma) {
+      const qn = multiHeadRmsNorm(q, a.qGamma);
+      const kn = multiHeadRmsNorm(k, a.kGamma);
+      q.dispose();
+      k.dispose();
+      q = qn;
+      k = kn;
+    }
+    const o = attention(q, k, v);
+    const out = linear(o.reshape([B, L, C]), a.out, a.outB);
+    for (const t of [q, k, v, o]) t.dispose();
+    return out;
+  }
+
+  /**
+   * Predicted velocity for latent `x` [B, 8, R, R, R] (f32) at model time `t1000` (= 1000 t) given one view's
+   * condition (batch 1, broadcast over B).
+   */
+  async forward(x: Tensor, t1000: number, cond: FlowCondition): Promise<Tensor> {
+    const { C, res, inC } = this.r;
+    const B = x.shape[0];
+    if (x.rank !== 5 || x.shape[1] !== inC || x.shape.slice(2).some((d) => d !== res)) {
+      throw new Error(
+        `SparseStructureFlow.forward: x must be [B, ${inC}, ${res}, ${res}, ${res}], got [${x.shape.join(', ')}]`,
+      );
+    }
+    if (B !== 1 && cond.tokens.shape[0] !== B)
+      throw new Error('SparseStructureFlow.forward: batch > 1 needs a condition per batch item');
+    const tokens = await this.toTokens(x);
+    const h0 = linear(tokens, this.weight('input_layer.weight'), this.weight('input_layer.bias'));
+    tokens.dispose();
+    const h1 = add(h0, this.weight('pos_emb'));
+    h0.dispose();
+    const temb32 = this.timeEmbedding(t1000, B);
+    const temb = this.dtype === 'f32' ? temb32 : cast(temb32, this.dtype);
+    let h = this.dtype === 'f32' ? h1 : cast(h1, this.dtype);
+    if (h !== h1) h1.dispose();
+    // adaLN_modulation = Sequential(SiLU, Linear): SiLU on the model-dtype embedding.
+    const tSilu = silu(temb);
+    const shared = this.r.shareMod
+      ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
+      : null;
+    for (const blk of this.blocks) {
+      const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
+      const chunk = (i: number) => slice(mod, 1, i * C, (i + 1) * C);
+      const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5].map(chunk);
+      if (!shared) mod.dispose();
+      // 1. adaLN self-attention
+      let n = modulatedLayerNorm(h, shiftMsa, scaleMsa, { eps: BLOCK_LN_EPS });
+      let a = this.selfAttention(n, blk.self);
+      n.dispose();
+      let next = gatedResidual(h, a, gateMsa);
+      a.dispose();
+      h.dispose();
+      h = next;
+      // 2. mask-weighted cross-attention to the image tokens (affine LN, no gate)
+      n = layerNorm(h, { weight: blk.norm2W, bias: blk.norm2B, eps: BLOCK_LN_EPS });
+      a = this.crossAttention(n, cond.tokens, blk.cross, cond.keyBias);
+      n.dispose();
+      next = gatedResidual(h, a, null);
+      a.dispose();
+      h.dispose();
+      h = next;
+      // 3. occlusion-aware cross-attention (plain LN, no gate)
+      n = layerNorm(h, { eps: BLOCK_LN_EPS });
+      a = this.crossAttention(n, cond.occ, blk.crossMask, null);
+      n.dispose();
+      next = gatedResidual(h, a, null);
+      a.dispose();
+      h.dispose();
+      h = next;
+      // 4. adaLN MLP (GELU tanh)
+      n = modulatedLayerNorm(h, shiftMlp, scaleMlp, { eps: BLOCK_LN_EPS });
+      const m1 = linear(n, blk.fc1, blk.fc1B, { activation: 'gelu_tanh' });
+      n.dispose();
+      a = linear(m1, blk.fc2, blk.fc2B);
+      m1.dispose();
+      next = gatedResidual(h, a, gateMlp);
+      a.dispose();
+      h.dispose();
+      h = next;
+      for (const t of [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp]) t.dispose();
+    }
+    shared?.dispose();
+    tSilu.dispose();
+    if (temb !== temb32) temb.dispose();
+    temb32.dispose();
+    const h32 = this.dtype === 'f32' ? h : cast(h, 'f32');
+    if (h32 !== h) h.dispose();
+    const hn = layerNorm(h32, { eps: FINAL_LN_EPS });
+    h32.dispose();
+    const out = linear(hn, this.weight('out_layer.weight'), this.weight('out_layer.bias'));
+    hn.dispose();
+    const v = await this.fromTokens(out);
+    out.dispose();
+    return v;
+  }
+}
+
+/** The APE buffer of the official constructor (for building test checkpoints; official files store it). */
+export function ssFlowPosEmb(config: SsFlowConfig): Float32Array {
+  const r = resolveSsFlowConfig(config);
+  return absolutePositionEmbedding(gridCoords(r.res / r.p), r.C);
+}
