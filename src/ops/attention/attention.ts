@@ -16,6 +16,10 @@
  * - Bindings: tensors are bound through byte windows starting at the tiles' first rows (window.ts); tiles are
  *   grouped greedily so no window exceeds `gpu.maxBinding`. Heads are interleaved within a row, so one sequence's
  *   keys must fit one binding (16 MiB for 4096 x 1024 f32: far under the 128 MiB default).
+ * - Row max / row sum over the 4 threads of a row: subgroup shuffles where the adapter has subgroups (one
+ *   workgroup barrier less per key tile), workgroup memory otherwise (`subgroups: false` forces it).
+ * - Q and K tiles have rows padded by one vec4 and the P tile by one float (bank conflicts on real GPUs); the QK^T
+ *   loop reads each q vec4 once for the thread's BK/4 keys.
  * - Not done: a subgroup-matrix variant (Dawn chromium_experimental_subgroup_matrix) for QK^T and PV.
  *
  * @example
@@ -39,8 +43,10 @@ export interface AttentionOptions {
   keyBias?: Tensor;
   /** Output dtype; default q's. */
   dtype?: DType;
-  /** Force a tile shape [queries, keys] (benchmarks); both multiples of 4. Default: picked from the limits. */
+  /** Force a tile shape [queries, keys] (benchmarks); keys a multiple of 4. Default: picked from the limits. */
   tile?: readonly [number, number];
+  /** Use subgroup shuffles for the per-row reductions when the adapter has subgroups (default true). */
+  subgroups?: boolean;
 }
 
 export interface AttentionVarlenOptions extends Omit<AttentionOptions, 'keyBias'> {
@@ -66,7 +72,8 @@ export const ATTENTION_TILES: readonly (readonly [number, number])[] = [
 export function attentionSharedBytes(bq: number, bk: number, headDim: number, storage: DType): number {
   const es = storage === 'f16' ? 2 : 4;
   const dg = Math.ceil(headDim / 4);
-  return es * 4 * dg * (bq + 2 * bk) + 4 * (bq * bk + bk + 4 * bq) + 16;
+  // sq, sk (rows padded by one vec4), sv; sp (rows padded by one), sb, sred; stile.
+  return es * 4 * ((dg + 1) * (bq + bk) + dg * bk) + 4 * (bq * (bk + 1) + bk + 4 * bq) + 16;
 }
 
 const U32_LIMIT = 2 ** 32;
@@ -192,7 +199,7 @@ export function attentionVarlen(q: Tensor, k: Tensor, v: Tensor, options: Attent
     });
     return Tensor.fromArray(data, q.shape, { dtype });
   }
-  return attentionGpu(q.gpu, q, k, v, bias ?? null, qStarts, kStarts, scale, dtype, options.tile, shapes);
+  return attentionGpu(q.gpu, q, k, v, bias ?? null, qStarts, kStarts, scale, dtype, options, shapes);
 }
 
 /** Query tiles (q_begin, q_end, k_begin, k_end) of every sequence, BQ query rows each. */
@@ -248,7 +255,7 @@ function attentionGpu(
   kStarts: ArrayLike<number>,
   scale: number,
   dtype: DType,
-  forcedTile: readonly [number, number] | undefined,
+  options: Pick<AttentionOptions, 'tile' | 'subgroups'>,
   shapes: string,
 ): Tensor {
   const op = 'attention';
@@ -266,7 +273,7 @@ function attentionGpu(
   const storage: DType = q.dtype === 'f16' && k.dtype === 'f16' && v.dtype === 'f16' ? 'f16' : 'f32';
   const smem = gpu.limits.maxComputeWorkgroupStorageSize;
   const tile =
-    forcedTile ?? ATTENTION_TILES.find(([bq, bk]) => attentionSharedBytes(bq, bk, D, storage) <= smem);
+    options.tile ?? ATTENTION_TILES.find(([bq, bk]) => attentionSharedBytes(bq, bk, D, storage) <= smem);
   if (
     !tile ||
     tile[0] < 1 ||
@@ -279,6 +286,10 @@ function attentionGpu(
     );
   }
   const [BQ, BK] = tile;
+  // Row reductions by subgroup shuffle need subgroups of at least the 4 threads of a row.
+  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+  const useSubgroups =
+    (options.subgroups ?? true) && gpu.features.subgroups && (info.subgroupMinSize ?? 0) >= 4;
   const vars = {
     BQ,
     BK,
@@ -290,11 +301,18 @@ function attentionGpu(
     TS: storage,
     BIAS_DECL: bias ? `@group(0) @binding(6) var<storage, read> kb: array<${bias.dtype}>;` : '',
     BIAS_EXPR: bias ? 'f32(kb[kg - p.b_base])' : '0.0',
+    SG: useSubgroups,
   };
   const code = specialize(
     WGSL['ops/attention/attention'],
-    vars,
-    enablesFor(q.dtype, k.dtype, v.dtype, dtype, ...(bias ? [bias.dtype] : [])),
+    {
+      ...vars,
+      ROW_REDUCE: WGSL[`ops/attention/attention.rowreduce.${useSubgroups ? 'subgroup' : 'shared'}`],
+    },
+    [
+      ...enablesFor(q.dtype, k.dtype, v.dtype, dtype, ...(bias ? [bias.dtype] : [])),
+      ...(useSubgroups ? ['subgroups'] : []),
+    ],
   );
   const pipeline = gpu.pipeline(templateKey('attention', vars), code);
 

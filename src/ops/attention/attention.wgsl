@@ -29,6 +29,11 @@ const BK: u32 = {{BK}}u;
 const D: u32 = {{D}}u;
 // vec4 groups per row (D rounded up to a multiple of 4, zero padded in workgroup memory).
 const DG: u32 = (D + 3u) / 4u;
+// Row stride of the Q and K tiles in workgroup memory: one vec4 of padding so that the rows read by one
+// subgroup (8 query rows, 4 key rows at a time) fall in different banks.
+const DGP: u32 = DG + 1u;
+// Row stride of the probability tile (padded for the same reason).
+const BKP: u32 = BK + 1u;
 const T: u32 = BQ * 4u;
 const KPT: u32 = BK / 4u;
 const GPT: u32 = (DG + 3u) / 4u;
@@ -43,10 +48,10 @@ const NEG: f32 = -1.0e30;
 @group(0) @binding(5) var<uniform> p: Params;
 {{BIAS_DECL}}
 
-var<workgroup> sq: array<vec4<{{TS}}>, BQ * DG>;
-var<workgroup> sk: array<vec4<{{TS}}>, BK * DG>;
+var<workgroup> sq: array<vec4<{{TS}}>, BQ * DGP>;
+var<workgroup> sk: array<vec4<{{TS}}>, BK * DGP>;
 var<workgroup> sv: array<vec4<{{TS}}>, BK * DG>;
-var<workgroup> sp: array<f32, BQ * BK>;
+var<workgroup> sp: array<f32, BQ * BKP>;
 var<workgroup> sb: array<f32, BK>;
 var<workgroup> sred: array<f32, T>;
 var<workgroup> stile: vec4<u32>;
@@ -78,6 +83,8 @@ fn ld_v(e: u32, n: u32) -> vec4<f32> {
   return r;
 }
 
+{{ROW_REDUCE}}
+
 @compute @workgroup_size(T)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let ti = wg.x + wg.y * p.nx;
@@ -104,7 +111,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (rr < nq) {
       val = ld_q(((q0 + rr) * p.heads + h) * D + g * 4u - p.q_base, min(4u, D - g * 4u));
     }
-    sq[i] = vec4<{{TS}}>(val);
+    sq[rr * DGP + g] = vec4<{{TS}}>(val);
   }
 
   var m = NEG;
@@ -127,7 +134,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         kv = ld_k(e - p.k_base, n);
         vv = ld_v(e - p.v_base, n);
       }
-      sk[i] = vec4<{{TS}}>(kv);
+      sk[kk * DGP + g] = vec4<{{TS}}>(kv);
       sv[i] = vec4<{{TS}}>(vv);
     }
     for (var i = li; i < BK; i = i + T) {
@@ -140,22 +147,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
 
+    // Scores: each q vec4 is read once and reused for this thread's KPT keys.
     var s: array<f32, KPT>;
+    for (var j = 0u; j < KPT; j = j + 1u) {
+      s[j] = 0.0;
+    }
+    for (var g = 0u; g < DG; g = g + 1u) {
+      let qv = vec4<f32>(sq[r * DGP + g]);
+      for (var j = 0u; j < KPT; j = j + 1u) {
+        s[j] = s[j] + dot(qv, vec4<f32>(sk[(part + 4u * j) * DGP + g]));
+      }
+    }
     var tmax = NEG;
     for (var j = 0u; j < KPT; j = j + 1u) {
-      let c = part + 4u * j;
-      var d = 0.0;
-      for (var g = 0u; g < DG; g = g + 1u) {
-        d = d + dot(vec4<f32>(sq[r * DG + g]), vec4<f32>(sk[c * DG + g]));
-      }
-      let sc = d * p.scale + sb[c];
-      s[j] = sc;
-      tmax = max(tmax, sc);
+      s[j] = s[j] * p.scale + sb[part + 4u * j];
+      tmax = max(tmax, s[j]);
     }
-    sred[li] = tmax;
-    workgroupBarrier();
-    let rb = r * 4u;
-    let mrow = max(max(sred[rb], sred[rb + 1u]), max(sred[rb + 2u], sred[rb + 3u]));
+    let mrow = row_max(tmax, li);
     let mnew = max(m, mrow);
     let alpha = exp(m - mnew);
     m = mnew;
@@ -163,7 +171,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = 0u; j < KPT; j = j + 1u) {
       let pj = exp(s[j] - mnew);
       psum = psum + pj;
-      sp[r * BK + part + 4u * j] = pj;
+      sp[r * BKP + part + 4u * j] = pj;
     }
     l = l * alpha + psum;
     for (var j = 0u; j < GPT; j = j + 1u) {
@@ -171,7 +179,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
     for (var c = 0u; c < BK; c = c + 1u) {
-      let pc = sp[r * BK + c];
+      let pc = sp[r * BKP + c];
       for (var j = 0u; j < GPT; j = j + 1u) {
         let g = part + 4u * j;
         if (g < DG) {
@@ -181,11 +189,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
   }
 
-  workgroupBarrier();
-  sred[li] = l;
-  workgroupBarrier();
-  let rb = r * 4u;
-  let lrow = sred[rb] + sred[rb + 1u] + sred[rb + 2u] + sred[rb + 3u];
+  let lrow = row_sum(l, li);
   // An empty key range (nk == 0) gives lrow == 0: write zeros, as flash-attn does.
   var inv = 0.0;
   if (lrow > 0.0) {
