@@ -522,7 +522,7 @@ export function yUpToZUp(mesh: Mesh): Mesh {
   const out = new Float32Array(p.length);
   for (let i = 0; i < p.length; i += 3) {
     out[i] = p[i]!;
-    out[i + 1] = -p[i + 2]!;
+    out[i + 1] = 0 - p[i + 2]!; // not -p: keeps +0 for 0
     out[i + 2] = p[i + 1]!;
   }
   return { positions: out, faces: mesh.faces };
