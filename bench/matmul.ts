@@ -1,0 +1,184 @@
+/**
+ * Matmul benchmark: `npm run bench -- matmul [--size 4096] [--m M --n N --k K] [--iters 20] [--warmup-ms 1000]`.
+ *
+ * For each dtype (f32: f32 in/out; f16: f16 in, f32 accumulation, f16 out) and each kernel rung available on the
+ * adapter, it first validates the rung on a small awkward shape (not a multiple of any tile, with bias and GELU)
+ * against the f64 CPU twin, inside a validation error scope so a shader that fails to compile is reported rather
+ * than timed, and only then times C = A @ B at the requested size with `timeGpu` (>= 1 s warm-up, median of GPU
+ * timestamps). f32 is timed on `tiled` only: `tiled_f16` with f32 operands keeps f32 tiles, i.e. the same kernel.
+ * TFLOP/s = 2 M N K / time. Returns `{ tflops: { f32, f16 }, variants: [...] }` with the best rung per dtype.
+ */
+
+import { type MatmulVariant, matmul, matmulVariants } from '../src/ops/matmul/matmul.ts';
+import type { DType } from '../src/runtime/dtype.ts';
+import type { GpuContext } from '../src/runtime/gpu.ts';
+import { Tensor } from '../src/runtime/tensor.ts';
+import { type BenchFn, TIME_DEFAULTS, tflops, timeGpu } from './harness.ts';
+
+/** Validation shape: odd sizes so every edge path of every rung runs (128-wide sgmat tiles included). */
+const VALIDATE = { M: 197, N: 133, K: 71 };
+/**
+ * Relative L2 error limits against the f64 twin. f32 out: f32 accumulation of K = 71 terms gives ~1e-7; 1e-5
+ * leaves margin while any indexing bug gives O(1). f16 out: one rounding to f16 is 2^-11 relative at most
+ * (~2.4e-4 RMS), so 2e-3.
+ */
+const MAX_REL_ERR: Record<DType, number> = { f32: 1e-5, f16: 2e-3 };
+
+export interface VariantResult {
+  variant: MatmulVariant;
+  dtype: DType;
+  valid: boolean;
+  relErr: number;
+  error?: string;
+  ms?: number;
+  tflops?: number;
+  source?: 'timestamp' | 'wall';
+}
+
+function argNum(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`bench matmul: --${name} needs a positive number`);
+  return v;
+}
+
+function randomValues(n: number, seed: number): Float32Array {
+  // xorshift32: fast enough for 16M values, uniform in [-1, 1).
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2147483648 - 1;
+  }
+  return out;
+}
+
+function relL2(got: Float32Array, want: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = got[i] - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return Number.isFinite(num) ? Math.sqrt(num / Math.max(den, 1e-30)) : Number.POSITIVE_INFINITY;
+}
+
+async function validate(
+  gpu: GpuContext,
+  variant: MatmulVariant,
+  dtype: DType,
+): Promise<{ relErr: number; error?: string }> {
+  const { M, N, K } = VALIDATE;
+  const av = randomValues(M * K, 11);
+  const bv = randomValues(N * K, 12);
+  const biasV = randomValues(N, 13);
+  let relErr = Number.POSITIVE_INFINITY;
+  for (const transB of [false, true]) {
+    const bShape = transB ? [N, K] : [K, N];
+    const opts = { transB, activation: 'gelu_tanh' as const, dtype };
+    const want = matmul(Tensor.fromArray(av, [M, K], { dtype }), Tensor.fromArray(bv, bShape, { dtype }), {
+      ...opts,
+      bias: Tensor.fromArray(biasV, [N]),
+    }).data;
+    gpu.device.pushErrorScope('validation');
+    let got: Float32Array;
+    try {
+      const c = matmul(gpu.tensor(av, [M, K], dtype), gpu.tensor(bv, bShape, dtype), {
+        ...opts,
+        bias: gpu.tensor(biasV, [N]),
+        variant,
+      });
+      got = await c.toArray();
+      c.dispose();
+    } catch (e) {
+      await gpu.device.popErrorScope();
+      return { relErr, error: (e as Error).message };
+    }
+    const err = await gpu.device.popErrorScope();
+    if (err) return { relErr, error: err.message };
+    relErr = transB ? Math.max(relErr, relL2(got, want)) : relL2(got, want);
+  }
+  return { relErr };
+}
+
+const bench: BenchFn = async ({ gpu, args, json }) => {
+  const size = argNum(args, 'size', 4096);
+  const M = argNum(args, 'm', size);
+  const N = argNum(args, 'n', size);
+  const K = argNum(args, 'k', size);
+  const iterations = argNum(args, 'iters', TIME_DEFAULTS.iterations);
+  const warmupMs = argNum(args, 'warmup-ms', TIME_DEFAULTS.warmupMs);
+  // With --json stdout carries only the JSON document, so the table goes to stderr.
+  const log = (s: string) => (json ? console.error(s) : console.log(s));
+  log(
+    `# matmul M=${M} N=${N} K=${K}; validation ${VALIDATE.M}x${VALIDATE.N}x${VALIDATE.K} vs the f64 CPU twin`,
+  );
+  const results: VariantResult[] = [];
+  for (const dtype of ['f32', 'f16'] as const) {
+    if (dtype === 'f16' && !gpu.features.f16) {
+      log('# f16: adapter has no shader-f16, skipped');
+      continue;
+    }
+    const variants = matmulVariants(gpu, dtype, dtype).filter((v) => dtype === 'f16' || v !== 'tiled_f16');
+    const av = randomValues(M * K, 1);
+    const bv = randomValues(K * N, 2);
+    const a = gpu.tensor(av, [M, K], dtype);
+    const b = gpu.tensor(bv, [K, N], dtype);
+    for (const variant of variants) {
+      const v = await validate(gpu, variant, dtype);
+      const valid = !v.error && v.relErr <= MAX_REL_ERR[dtype];
+      const r: VariantResult = {
+        variant,
+        dtype,
+        valid,
+        relErr: v.relErr,
+        ...(v.error ? { error: v.error } : {}),
+      };
+      results.push(r);
+      if (!valid) {
+        log(
+          `# ${dtype} ${variant}: validation FAILED (rel err ${v.relErr}${v.error ? `, ${v.error}` : ''}); not timed`,
+        );
+        process.exitCode = 1;
+        continue;
+      }
+      const t = await timeGpu(
+        gpu,
+        () => {
+          matmul(a, b, { variant }).dispose();
+        },
+        { iterations, warmupMs },
+      );
+      r.ms = t.medianMs;
+      r.tflops = tflops(2 * M * N * K, t.medianMs);
+      r.source = t.source;
+    }
+    a.dispose();
+    b.dispose();
+  }
+  const best: Record<string, number | null> = { f32: null, f16: null };
+  for (const r of results) {
+    if (r.tflops !== undefined) best[r.dtype] = Math.max(best[r.dtype] ?? 0, r.tflops);
+  }
+  const rows = [
+    ['dtype', 'variant', 'valid', 'rel err', 'ms', 'TFLOP/s', 'timer'],
+    ...results.map((r) => [
+      r.dtype,
+      r.variant,
+      r.valid ? 'yes' : 'NO',
+      r.relErr.toExponential(1),
+      r.ms !== undefined ? r.ms.toFixed(3) : '-',
+      r.tflops !== undefined ? r.tflops.toFixed(r.tflops < 1 ? 4 : 2) : '-',
+      r.source ?? '-',
+    ]),
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  for (const row of rows) log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+  return { size: { M, N, K }, tflops: best, variants: results };
+};
+
+export default bench;
