@@ -9,8 +9,12 @@
  * arithmetic and, with its default `-ffp-contract=fast` and `-mfma` (ATen's AVX2 flags), contracts a multiply
  * whose only use is an add/subtract into a fused multiply-add, scanning statements in order. `contract: true`
  * reproduces that (Linux x86-64 wheels, built with GCC); `contract: false` is the uncontracted evaluation (a
- * compiler that keeps `_mm256_mul_ps`/`_mm256_add_ps` separate, as MSVC does). Which ops fuse was checked
- * against PyTorch's own output (test/fixtures/torch_rng), not guessed alone.
+ * compiler that keeps `_mm256_mul_ps`/`_mm256_add_ps` separate: MSVC, and clang, whose default contraction
+ * stays within one statement). Which ops fuse was checked against PyTorch's own output (test/fixtures/torch_rng).
+ *
+ * Notes (alternatives tried, against the torch 1.13 AVX2 fixture): no contraction at all: 48 of 4316 stored
+ * values and 31 of 104 calls differ; with the contraction modelled below: none, and none among 150M further
+ * values of randn(2^24) for nine seeds.
  */
 
 import { f32Bits, f32FromBits, fmaF32 } from './f32.ts';
