@@ -7,6 +7,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerOcclude2d } from './occlude2d.ts';
+import { registerOcclude3d } from './occlude3d.ts';
 
 /** The program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .description('Amodal3R: complete 3D objects from occluded images, on WebGPU with a CPU fallback')
     .showHelpAfterError();
   registerDoctor(program);
+  registerOcclude2d(program);
+  registerOcclude3d(program);
   return program;
 }
 
