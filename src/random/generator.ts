@@ -21,11 +21,12 @@
  * - "avx2" (default): x86-64 PyTorch whose ATen CPU capability is AVX2 *or AVX512*. The AVX-512 build registers
  *   no kernel of its own for normal_ (`REGISTER_DISPATCH` stores nullptr for AVX512, and the dispatcher falls
  *   back to the AVX2 kernel), so every x86-64 CPU with AVX2 gets this transform. Verified bit-exact against
- *   torch 1.13 (Debian, GCC 12) with ATEN_CPU_CAPABILITY=avx2 and =avx512: 150,994,944 values of randn(2^24) for
- *   nine seeds (about 99% of the 2^24 possible uniforms reach each polynomial) plus every fixture case. Linux wheels are built with GCC, whose FMA contraction is modelled
- *   (`avx2Contract: true`); Windows wheels are built with MSVC, which does not contract intrinsics, so
- *   `avx2Contract: false` should be the Windows noise (not checked against a Windows machine); the same holds for
- *   the old macOS x86-64 wheels (clang contracts only within one statement).
+ *   torch 1.13 (Debian, GCC 12) with ATEN_CPU_CAPABILITY=avx2 and =avx512: 150,994,944 values of randn(2^24)
+ *   for nine seeds (about 99% of the 2^24 possible uniforms reach each polynomial) plus every fixture case.
+ *   Linux wheels are built with GCC, whose FMA contraction is modelled (`avx2Contract: true`); Windows wheels
+ *   are built with MSVC, which does not contract intrinsics, so `avx2Contract: false` should be the Windows
+ *   noise (not checked against a Windows machine); the same holds for the old macOS x86-64 wheels (clang
+ *   contracts only within one statement).
  * - "scalar": the libm transform: x86-64 without AVX2 (or ATEN_CPU_CAPABILITY=default) and, as far as the
  *   sources show, aarch64 (Linux and macOS run the DEFAULT/SVE kernels, which have no vector branch for this).
  *   It depends on the C library's logf/sinf/cosf: emulated here as GNU libc 2.27+ computes them (glibc-f32.ts);
