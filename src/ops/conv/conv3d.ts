@@ -18,9 +18,11 @@
  * (slab, Cout chunk) pair is one dispatch.
  *
  * Kernel notes (tiled implicit GEMM, conv3d.wgsl): tiles are TM voxels x TN channels x TK k-values, staged in
- * workgroup memory, RM x RN outputs per invocation, 256 invocations. Four tile shapes, picked by the Cout of a
+ * workgroup memory, RM x RN outputs per invocation, 256 invocations. Three tile shapes, picked by the Cout of a
  * dispatch so narrow layers do not compute padding channels: wide 64x64 (RM=RN=4), mid 128x32 (4x4), narrow
- * 128x16 (4x2), tiny 256x4 (4x1, the 32 -> 1 output conv).
+ * 128x16 (4x2). At most 4 output channels (the 32 -> 1 output conv) use a direct kernel instead
+ * (conv3d.direct.wgsl: one voxel per invocation, no workgroup memory): 32 -> 1 at 64^3 f16 went from 17 s with a
+ * 256x4 tile to 4 s on lavapipe.
  * Measured on lavapipe (2 shared cores, load ~14, so absolute numbers are noisy), 32 -> 32 channels at 32^3 f32,
  * 1.8 GFLOP: wide tile 7.5-8.6 s; mid tile 4.1-4.4 s (kept); mid with TK=32 3.5-4.3 s and 128x32 with RM=8
  * 3.3-3.7 s (within noise, and the RM=8 pipeline took ~22 s to compile at first dispatch, so not kept). The
@@ -101,10 +103,11 @@ interface TileConfig {
 const TILE_WIDE: TileConfig = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
 const TILE_NARROW: TileConfig = { tm: 128, tn: 16, tk: 16, rm: 4, rn: 2 };
 const TILE_MID: TileConfig = { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
-const TILE_TINY: TileConfig = { tm: 256, tn: 4, tk: 16, rm: 4, rn: 1 };
+/** Not a tile: the direct kernel (conv3d.direct.wgsl), 64 voxels per workgroup, up to 4 channels each. */
+const DIRECT: TileConfig = { tm: 64, tn: 4, tk: 1, rm: 1, rn: 4 };
 
 function tileFor(n: number): TileConfig {
-  if (n <= TILE_TINY.tn) return TILE_TINY;
+  if (n <= DIRECT.tn) return DIRECT;
   if (n <= TILE_NARROW.tn) return TILE_NARROW;
   if (n <= TILE_MID.tn) return TILE_MID;
   return TILE_WIDE;
@@ -125,6 +128,16 @@ function microKernel(t: TileConfig): { ACC_DECL: string; MICRO: string; STORE: s
     }
   }
   return { ACC_DECL: decl.join('\n'), MICRO: micro.join('\n'), STORE: store.join('\n') };
+}
+
+/** Generated accumulator code for the direct kernel: acc_c for each of `nc` output channels. */
+function directKernel(nc: number): { ACC_DECL: string; MICRO: string; STORE: string } {
+  const c = [...Array(nc).keys()];
+  return {
+    ACC_DECL: c.map((i) => `  var acc_${i} = 0.0;`).join('\n'),
+    MICRO: c.map((i) => `          acc_${i} = acc_${i} + xv * f32(wt[wb + ${i}u * p.k + ci]);`).join('\n'),
+    STORE: c.map((i) => `  store(m, ${i}u, acc_${i});`).join('\n'),
+  };
 }
 
 /**
@@ -231,8 +244,18 @@ function conv3dGpu(
     shapes: `input ${shapeStr(x.shape)} -> ${shapeStr(outShape)}`,
   });
 
+  const types = { TX: x.dtype, TW: wt.dtype, TB: bias ? bias.dtype : 'f32', TO: dtype };
+  const enables = enablesFor(x.dtype, wt.dtype, dtype, bias?.dtype ?? 'f32');
   const pipelines = new Map<TileConfig, GPUComputePipeline>();
-  const pipelineFor = (t: TileConfig): GPUComputePipeline => {
+  const pipelineFor = (t: TileConfig, n: number): GPUComputePipeline => {
+    if (t === DIRECT) {
+      // One variant per channel count (1..4) so no accumulator reads weight rows outside the bound window.
+      const vars = { ...types, NC: n, ...directKernel(n) };
+      return gpu.pipeline(
+        templateKey('conv3d.direct', vars),
+        specialize(WGSL['ops/conv/conv3d.direct'], vars, enables),
+      );
+    }
     let pl = pipelines.get(t);
     if (!pl) {
       const wg = (t.tm / t.rm) * (t.tn / t.rn);
@@ -275,6 +298,8 @@ function conv3dGpu(
       const ww = windowBinding(wt, n0 * kdim, n * kdim);
       const bb = bias ? windowBinding(bias, 0, cout) : ww; // unread without a bias
       const [nx, ny] = splitWorkgroups(Math.ceil(m / t.tm), gpu.limits.maxComputeWorkgroupsPerDimension);
+      // The direct kernel's workgroup covers 64 voxels (t.tm) and all n channels.
+      const nz = t === DIRECT ? 1 : Math.ceil(n / t.tn);
       const params = packParams([
         m,
         s.nz,
@@ -301,9 +326,9 @@ function conv3dGpu(
         bias ? 1 : 0,
       ]);
       gpu.dispatch(
-        pipelineFor(t),
+        pipelineFor(t, n),
         [xw.binding, ww.binding, bb.binding, ow_.binding, gpu.uniform(params)],
-        [nx, ny, Math.ceil(n / t.tn)],
+        [nx, ny, nz],
       );
     }
   }
