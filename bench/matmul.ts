@@ -15,10 +15,17 @@ import type { GpuContext } from '../src/runtime/gpu.ts';
 import { Tensor } from '../src/runtime/tensor.ts';
 import { type BenchFn, TIME_DEFAULTS, tflops, timeGpu } from './harness.ts';
 
-/** Validation shape: odd sizes so every edge path of every rung runs (128-wide sgmat tiles included). */
-const VALIDATE = { M: 197, N: 133, K: 71 };
 /**
- * Relative L2 error limits against the f64 twin. f32 out: f32 accumulation of K = 71 terms gives ~1e-7; 1e-5
+ * Validation shapes: odd sizes so every edge path of every rung runs (128-wide sgmat tiles included); one below
+ * and one above 256 so both register-blocking configurations of the tiled rungs (4x4 and 8x8, picked by size on
+ * GPUs) are checked, whichever the timed size uses.
+ */
+const VALIDATE = [
+  { M: 197, N: 133, K: 71 },
+  { M: 261, N: 283, K: 45 },
+];
+/**
+ * Relative L2 error limits against the f64 twin. f32 out: f32 accumulation of K <= 71 terms gives ~1e-7; 1e-5
  * leaves margin while any indexing bug gives O(1). f16 out: one rounding to f16 is 2^-11 relative at most
  * (~2.4e-4 RMS), so 2e-3.
  */
@@ -72,12 +79,14 @@ async function validate(
   variant: MatmulVariant,
   dtype: DType,
 ): Promise<{ relErr: number; error?: string }> {
-  const { M, N, K } = VALIDATE;
-  const av = randomValues(M * K, 11);
-  const bv = randomValues(N * K, 12);
-  const biasV = randomValues(N, 13);
-  let relErr = Number.POSITIVE_INFINITY;
-  for (const transB of [false, true]) {
+  let relErr = 0;
+  for (const [{ M, N, K }, transB] of VALIDATE.flatMap((s) => [
+    [s, false],
+    [s, true],
+  ]) as [{ M: number; N: number; K: number }, boolean][]) {
+    const av = randomValues(M * K, 11);
+    const bv = randomValues(N * K, 12);
+    const biasV = randomValues(N, 13);
     const bShape = transB ? [N, K] : [K, N];
     const opts = { transB, activation: 'gelu_tanh' as const, dtype };
     const want = matmul(Tensor.fromArray(av, [M, K], { dtype }), Tensor.fromArray(bv, bShape, { dtype }), {
@@ -96,11 +105,11 @@ async function validate(
       c.dispose();
     } catch (e) {
       await gpu.device.popErrorScope();
-      return { relErr, error: (e as Error).message };
+      return { relErr: Number.POSITIVE_INFINITY, error: (e as Error).message };
     }
     const err = await gpu.device.popErrorScope();
-    if (err) return { relErr, error: err.message };
-    relErr = transB ? Math.max(relErr, relL2(got, want)) : relL2(got, want);
+    if (err) return { relErr: Number.POSITIVE_INFINITY, error: err.message };
+    relErr = Math.max(relErr, relL2(got, want));
   }
   return { relErr };
 }
@@ -114,9 +123,8 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
   const warmupMs = argNum(args, 'warmup-ms', TIME_DEFAULTS.warmupMs);
   // With --json stdout carries only the JSON document, so the table goes to stderr.
   const log = (s: string) => (json ? console.error(s) : console.log(s));
-  log(
-    `# matmul M=${M} N=${N} K=${K}; validation ${VALIDATE.M}x${VALIDATE.N}x${VALIDATE.K} vs the f64 CPU twin`,
-  );
+  const shapes = VALIDATE.map((v) => `${v.M}x${v.N}x${v.K}`).join(', ');
+  log(`# matmul M=${M} N=${N} K=${K}; validated first on ${shapes} (b and b^T) vs the f64 CPU twin`);
   const results: VariantResult[] = [];
   for (const dtype of ['f32', 'f16'] as const) {
     if (dtype === 'f16' && !gpu.features.f16) {

@@ -6,7 +6,14 @@ import type { DType } from '../../runtime/dtype.ts';
 import type { GpuContext } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { linear } from './linear.ts';
-import { type MatmulActivation, type MatmulVariant, matmul, matmulVariants } from './matmul.ts';
+import {
+  MATMUL_VARIANTS,
+  type MatmulActivation,
+  type MatmulVariant,
+  matmul,
+  matmulShader,
+  matmulVariants,
+} from './matmul.ts';
 
 interface Case {
   name: string;
@@ -67,7 +74,7 @@ async function check(gpu: GpuContext, c: Case, variant: MatmulVariant, seed: num
     bias: biasV && c.bias ? gpu.tensor(biasV, [n], c.bias) : null,
     variant,
   }).toArray();
-  assert.deepEqual([...got.length.toString()], [...expected.size.toString()]);
+  assert.equal(got.length, expected.size, `${variant} ${c.name}: output length`);
   const e = expected.data;
   for (let i = 0; i < e.length; i++) {
     const nCol = i % n;
@@ -251,4 +258,26 @@ test('forcing an unavailable variant names the op and the shapes', async (t) => 
     () => matmul(a, a, { variant: 'sgmat' }),
     /matmul: variant 'sgmat' is not available for a f32 \[2, 2\]/,
   );
+});
+
+test('every rung specialises fully (sgmat included, which lavapipe cannot compile)', () => {
+  for (const variant of MATMUL_VARIANTS) {
+    for (const big of [false, true]) {
+      const sh = matmulShader(
+        variant,
+        { a: 'f16', b: 'f16', out: 'f16', bias: 'f32' },
+        { big, subgroupSize: 32 },
+      );
+      assert.doesNotMatch(sh.code, /\{\{|\}\}/, `${variant}: unfilled placeholder`);
+      assert.match(sh.code, /fn main\(/);
+    }
+  }
+  const sg = matmulShader(
+    'sgmat',
+    { a: 'f16', b: 'f16', out: 'f32', bias: 'f32' },
+    { big: true, subgroupSize: 32 },
+  );
+  assert.match(sg.code, /^enable f16;\nenable chromium_experimental_subgroup_matrix;/);
+  assert.match(sg.code, /@workgroup_size\(8 \* 32\)/);
+  assert.equal(sg.BM, 128);
 });

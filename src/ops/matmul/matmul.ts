@@ -212,51 +212,66 @@ function pickVariant(gpu: GpuContext, a: Tensor, b: Tensor, want: MatmulVariant 
   return want;
 }
 
-function kernelFor(
-  gpu: GpuContext,
+/** Element types a matmul kernel is specialised for. */
+export interface MatmulTypes {
+  a: DType;
+  b: DType;
+  out: DType;
+  bias: DType;
+}
+
+/** A specialised kernel: WGSL source, its pipeline-cache key and its output tile. */
+export interface MatmulShader {
+  key: string;
+  code: string;
+  BM: number;
+  BN: number;
+}
+
+/**
+ * The WGSL of one rung, specialised (exported so tests can check that every template placeholder is filled,
+ * including for rungs the local adapter cannot compile).
+ * `big` selects 8x8 register blocking (128x128 tiles) for the tiled rungs; `subgroupSize` is the fixed subgroup
+ * size the sgmat rung is laid out for.
+ *
+ * @example
+ * const { code } = matmulShader('sgmat', { a: 'f16', b: 'f16', out: 'f32', bias: 'f32' }, { big: true, subgroupSize: 32 });
+ */
+export function matmulShader(
   variant: MatmulVariant,
-  g: Geometry,
-  a: Tensor,
-  b: Tensor,
-  outDtype: DType,
-  biasDtype: DType,
-): Kernel {
-  const common = {
-    TA: a.dtype,
-    TB: b.dtype,
-    TO: outDtype,
-    TBIAS: biasDtype,
-  };
-  const enables = enablesFor(a.dtype, b.dtype, outDtype, biasDtype);
+  t: MatmulTypes,
+  tile: { big: boolean; subgroupSize: number },
+): MatmulShader {
+  const common = { TA: t.a, TB: t.b, TO: t.out, TBIAS: t.bias };
+  const enables = enablesFor(t.a, t.b, t.out, t.bias);
+  const source = (file: string) => `${WGSL['ops/matmul/matmul.common']}\n${WGSL[`ops/matmul/${file}`]}`;
   if (variant === 'sgmat') {
-    const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    const vars = { ...common, SG: info.subgroupMinSize ?? 32 };
-    const code = specialize(`${WGSL['ops/matmul/matmul.common']}\n${WGSL['ops/matmul/matmul.sgmat']}`, vars, [
-      'f16',
-      SUBGROUP_MATRIX_ENABLE,
-      ...enables,
-    ]);
-    return { pipeline: gpu.pipeline(templateKey('matmul.sgmat', vars), code), BM: 128, BN: 128 };
+    const vars = { ...common, SG: tile.subgroupSize };
+    const code = specialize(source('matmul.sgmat'), vars, ['f16', SUBGROUP_MATRIX_ENABLE, ...enables]);
+    return { key: templateKey('matmul.sgmat', vars), code, BM: 128, BN: 128 };
   }
-  // 8x8 per thread (128x128 tiles) pays off once the output has enough tiles; small problems use 4x4 (64x64).
-  // CPU adapters (lavapipe) always get 4x4 with BK = 16: LLVM takes 13-38 s to compile an 8x8 kernel there and
-  // ~30 s for a 4x4 one with BK = 32 (measured on the 2-core CI box), against ~0.1-0.3 s for 4x4 / BK 16.
-  const big = g.M >= 256 && g.N >= 256 && !isCpuAdapter(gpu);
-  const TM = big ? 8 : 4;
+  const TM = tile.big ? 8 : 4;
   const f16Tiles = variant === 'tiled_f16';
   const vars = {
     ...common,
     TM,
     TN: TM,
-    BK: f16Tiles && big ? 32 : 16,
-    ...(f16Tiles ? { TSA: a.dtype, TSB: b.dtype } : {}),
+    BK: f16Tiles && tile.big ? 32 : 16,
+    ...(f16Tiles ? { TSA: t.a, TSB: t.b } : {}),
   };
   const file = f16Tiles ? 'matmul.tiled_f16' : 'matmul.tiled';
-  const code = specialize(`${WGSL['ops/matmul/matmul.common']}\n${WGSL[`ops/matmul/${file}`]}`, vars, [
-    ...enables,
-    ...(f16Tiles ? ['f16'] : []),
-  ]);
-  return { pipeline: gpu.pipeline(templateKey(file, vars), code), BM: 16 * TM, BN: 16 * TM };
+  const code = specialize(source(file), vars, [...enables, ...(f16Tiles ? ['f16'] : [])]);
+  return { key: templateKey(file, vars), code, BM: 16 * TM, BN: 16 * TM };
+}
+
+function kernelFor(gpu: GpuContext, variant: MatmulVariant, g: Geometry, types: MatmulTypes): Kernel {
+  // 8x8 per thread (128x128 tiles) pays off once the output has enough tiles; small problems use 4x4 (64x64).
+  // CPU adapters (lavapipe) always get 4x4 with BK = 16: LLVM took 13-38 s to compile an 8x8 kernel there and
+  // ~30 s for a 4x4 one with BK = 32 (2-core box under load), against ~0.1-0.3 s for 4x4 with BK = 16.
+  const big = g.M >= 256 && g.N >= 256 && !isCpuAdapter(gpu);
+  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+  const sh = matmulShader(variant, types, { big, subgroupSize: info.subgroupMinSize ?? 32 });
+  return { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
 }
 
 /** Software adapters (Mesa llvmpipe/lavapipe, SwiftShader) run shaders on the CPU and compile them with LLVM. */
@@ -336,7 +351,7 @@ function matmulGpu(
   if (out.size === 0) return out;
   const variant = pickVariant(gpu, a, b, o.variant);
   const biasDtype: DType = bias ? bias.dtype : 'f32';
-  const kernel = kernelFor(gpu, variant, g, a, b, dtype, biasDtype);
+  const kernel = kernelFor(gpu, variant, g, { a: a.dtype, b: b.dtype, out: dtype, bias: biasDtype });
 
   const aOffs = batchOffsets(a.shape.slice(0, -2), g.batchShape, M * K);
   const bOffs = batchOffsets(b.shape.slice(0, -2), g.batchShape, K * N);
