@@ -108,7 +108,9 @@ export class RowIndex {
 }
 
 function upload(gpu: GpuContext, values: Int32Array): GPUBuffer {
-  const b = gpu.allocBuffer(Math.max(4, values.byteLength));
+  // One spare element: an empty window at the very end (targets with no sources after the last source) still
+  // gets a non-empty binding.
+  const b = gpu.allocBuffer(values.byteLength + 4);
   if (values.length > 0) gpu.writeBuffer(b, 0, values);
   return b;
 }

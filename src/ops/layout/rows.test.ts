@@ -88,4 +88,13 @@ test('gpu gather / scatter under a 1 MiB binding limit', async (t) => {
   if (!gpu) return;
   // 1.2 MiB tables: two input windows and two output chunks per op.
   await checkRows(gpu, 3000, 2800, 100, 'f32', 5);
+  // 64 sources (a 256-byte inverse order) all mapping below row 100 of a 1.2 MiB output: the second output chunk
+  // has no sources, so its order window is empty and starts at the very end of the order buffer.
+  const src = randomArray(64 * 100, 6);
+  const idx = randomIndex(64, 100, 7);
+  const want = scatterMeanRows(Tensor.fromArray(src, [64, 100]), idx, 3000).data;
+  assertClose(await scatterMeanRows(gpu.tensor(src, [64, 100]), idx, 3000).toArray(), want, {
+    atol: 1e-7,
+    rtol: 3e-7, // one f32 division (WGSL: 2.5 ulp)
+  });
 });
