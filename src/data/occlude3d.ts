@@ -155,13 +155,16 @@ export function projectFaces(mesh: Mesh, cam: CameraFrame, resolution: number): 
   const sx = new Float64Array(nv);
   const sy = new Float64Array(nv);
   const iz = new Float64Array(nv);
+  const [r0, r1, r2] = [m[0]!, m[1]!, m[2]!];
+  const [a00, a01, a02, a10, a11, a12] = [r0[0]!, r0[1]!, r0[2]!, r1[0]!, r1[1]!, r1[2]!];
+  const [a20, a21, a22] = [r2[0]!, r2[1]!, r2[2]!];
   for (let v = 0; v < nv; v++) {
     const dx = p[v * 3]! - px;
     const dy = p[v * 3 + 1]! - py;
     const dz = p[v * 3 + 2]! - pz;
-    const cx = dx * m[0]![0]! + dy * m[1]![0]! + dz * m[2]![0]!;
-    const cy = dx * m[0]![1]! + dy * m[1]![1]! + dz * m[2]![1]!;
-    const cz = dx * m[0]![2]! + dy * m[1]![2]! + dz * m[2]![2]!;
+    const cx = dx * a00 + dy * a10 + dz * a20;
+    const cy = dx * a01 + dy * a11 + dz * a21;
+    const cz = dx * a02 + dy * a12 + dz * a22;
     const depth = -cz;
     if (depth <= NEAR) {
       iz[v] = -1;
@@ -192,19 +195,34 @@ export interface FaceAdjacency {
   neighbors: Uint32Array;
 }
 
-/** Vertex ids after welding bit-identical positions (first occurrence wins). */
+/** Vertex ids after welding bit-identical positions (first occurrence wins), via an open-addressing hash table. */
 function weldVertices(positions: Float32Array): Uint32Array {
   const bits = new Uint32Array(positions.buffer, positions.byteOffset, positions.length);
-  const map = new Map<string, number>();
   const nv = positions.length / 3;
+  let cap = 16;
+  while (cap < 2 * nv) cap *= 2;
+  const table = new Int32Array(cap).fill(-1);
   const out = new Uint32Array(nv);
   for (let v = 0; v < nv; v++) {
-    const key = `${bits[v * 3]},${bits[v * 3 + 1]},${bits[v * 3 + 2]}`;
-    const hit = map.get(key);
-    if (hit === undefined) {
-      map.set(key, v);
-      out[v] = v;
-    } else out[v] = hit;
+    const x = bits[v * 3]!;
+    const y = bits[v * 3 + 1]!;
+    const z = bits[v * 3 + 2]!;
+    let h = Math.imul(x, 0x9e3779b1) ^ Math.imul(y, 0x85ebca77) ^ Math.imul(z, 0xc2b2ae3d);
+    h ^= h >>> 15;
+    let slot = h & (cap - 1);
+    for (;;) {
+      const u = table[slot]!;
+      if (u < 0) {
+        table[slot] = v;
+        out[v] = v;
+        break;
+      }
+      if (bits[u * 3] === x && bits[u * 3 + 1] === y && bits[u * 3 + 2] === z) {
+        out[v] = u;
+        break;
+      }
+      slot = (slot + 1) & (cap - 1);
+    }
   }
   return out;
 }
@@ -241,8 +259,10 @@ export function faceAdjacency(mesh: Mesh): FaceAdjacency {
     bucketHi[slot] = hi[e]!;
     bucketFace[slot] = Math.floor(e / 3);
   }
-  const pairsA: number[] = [];
-  const pairsB: number[] = [];
+  // Manifold meshes have ~1.5 F shared edges; grow when non-manifold edges add more pairs.
+  let pairsA = new Uint32Array(2 * F + 16);
+  let pairsB = new Uint32Array(2 * F + 16);
+  let np = 0;
   for (let v = 0; v < nv; v++) {
     const s = count[v]!;
     const e = count[v + 1]!;
@@ -265,8 +285,16 @@ export function faceAdjacency(mesh: Mesh): FaceAdjacency {
       for (let a = i; a < j; a++) {
         for (let b = a + 1; b < j; b++) {
           if (bucketFace[a] !== bucketFace[b]) {
-            pairsA.push(bucketFace[a]!);
-            pairsB.push(bucketFace[b]!);
+            if (np === pairsA.length) {
+              const ga = new Uint32Array(np * 2);
+              const gb = new Uint32Array(np * 2);
+              ga.set(pairsA);
+              gb.set(pairsB);
+              pairsA = ga;
+              pairsB = gb;
+            }
+            pairsA[np] = bucketFace[a]!;
+            pairsB[np++] = bucketFace[b]!;
           }
         }
       }
@@ -274,14 +302,14 @@ export function faceAdjacency(mesh: Mesh): FaceAdjacency {
     }
   }
   const deg = new Uint32Array(F + 1);
-  for (let i = 0; i < pairsA.length; i++) {
+  for (let i = 0; i < np; i++) {
     deg[pairsA[i]! + 1]!++;
     deg[pairsB[i]! + 1]!++;
   }
   for (let t = 0; t < F; t++) deg[t + 1]! += deg[t]!;
   const nb = new Uint32Array(deg[F]!);
   const pos = deg.slice(0, F);
-  for (let i = 0; i < pairsA.length; i++) {
+  for (let i = 0; i < np; i++) {
     nb[pos[pairsA[i]!]!++] = pairsB[i]!;
     nb[pos[pairsB[i]!]!++] = pairsA[i]!;
   }
@@ -397,8 +425,8 @@ export function faceWords(mesh: Mesh, occluded: Uint8Array, cam: CameraFrame): U
     const dx = cx - (p[a]! + p[b]! + p[c]!) / 3;
     const dy = cy - (p[a + 1]! + p[b + 1]! + p[c + 1]!) / 3;
     const dz = cz - (p[a + 2]! + p[b + 2]! + p[c + 2]!) / 3;
-    const cos =
-      Math.abs(nx * dx + ny * dy + nz * dz) / (Math.hypot(nx, ny, nz) * Math.hypot(dx, dy, dz) || 1);
+    const norm = Math.sqrt((nx * nx + ny * ny + nz * nz) * (dx * dx + dy * dy + dz * dz));
+    const cos = Math.min(1, Math.abs(nx * dx + ny * dy + nz * dz) / (norm || 1));
     out[t] = packWord(Math.round(SHADE_MIN + SHADE_RANGE * cos), 255, MASK_VISIBLE);
   }
   return out;
