@@ -21,6 +21,9 @@
  * - Rendering is our WGSL compute rasteriser (or its CPU twin), not Open3D/Blender; the RGB view is a simple
  *   two-sided headlight shading in gray, with occluded faces black.
  * - Randomness: `Rng` (xoshiro128**), stream 0 for the patch, stream 1 for the camera offset.
+ * - Adjacency: edges bucketed by their smaller vertex (counting sort) instead of a Map keyed by edge; vertex welding
+ *   first used a Map keyed by a string of the three f32 bit patterns: 7.4 s for a 1M-face mesh, 1.8 s with the
+ *   open-addressing table and typed pair buffers (lavapipe box, 2 cores at load ~16: upper bounds).
  */
 
 import { mkdir } from 'node:fs/promises';
