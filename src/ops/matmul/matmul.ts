@@ -19,6 +19,14 @@
  * Notes / alternatives: the CPU twin accumulates in f64 (see matmul.cpu.ts). Broadcast batch dims that are not
  * "all or nothing" per operand (e.g. a [2, 1, M, K] with b [1, 3, K, N]) run one dispatch per batch item; the
  * common cases (same batch, or a 2-D weight shared by all batches) run all batches in one dispatch.
+ * - Transposes and the activation were template constants at first; every combination was then its own pipeline
+ *   and lavapipe (LLVM) spends 1-35 s compiling each, so the test file took 7 min on the loaded 2-core box. As
+ *   uniforms (uniform branches, a few instructions per element) it takes ~80 s cold / ~13 s with Mesa's shader
+ *   cache warm on the same box.
+ * - lavapipe, 256^3 (`npm run bench -- matmul --size 256`): tiled f32 88-120 ms (0.0003-0.0004 TFLOP/s), f16 in
+ *   tiled 57-90 ms, tiled_f16 64-74 ms; the box was shared with other jobs, so these only show that it runs.
+ * - Not measured here: GPU figures (no device run in this change); the sgmat rung is validated by the benchmark,
+ *   which checks every rung against the twin before timing it.
  *
  * @example
  * const y = matmul(x, w, { transB: true, bias, activation: 'gelu_tanh' }); // x [B, L, in], w [out, in]
