@@ -70,6 +70,12 @@ test('degenerate faces are dropped and counted; meshes without faces are refused
     () => finishMesh('empty', { positions, faces: new Uint32Array(0) }),
     /empty: the mesh has no faces/,
   );
+  const nan = new Float32Array(positions);
+  nan[4] = Number.NaN;
+  assert.throws(
+    () => finishMesh('nan', { positions: nan, faces }),
+    /nan: 3 face corner\(s\) use vertices with NaN/,
+  );
   assert.throws(
     () => finishMesh('flat', { positions, faces: new Uint32Array([0, 1, 2]) }),
     /all 1 faces are degenerate/,

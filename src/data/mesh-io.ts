@@ -611,6 +611,15 @@ export function finishMesh(
   if (raw.faces.length === 0) {
     throw new MeshInputError(`${label}: the mesh has no faces (a point cloud?); occlusion needs triangles`);
   }
+  let bad = 0;
+  for (const v of raw.faces)
+    if (!Number.isFinite(raw.positions[v * 3]! + raw.positions[v * 3 + 1]! + raw.positions[v * 3 + 2]!))
+      bad++;
+  if (bad) {
+    throw new MeshInputError(
+      `${label}: ${bad} face corner(s) use vertices with NaN or infinite coordinates; repair the mesh`,
+    );
+  }
   const { mesh: cleaned, dropped } = dropDegenerateFaces(raw);
   if (dropped)
     warnings.push(`${label}: dropped ${dropped} degenerate face(s) (repeated corner or zero area)`);

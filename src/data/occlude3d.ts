@@ -169,7 +169,7 @@ export function projectFaces(mesh: Mesh, cam: CameraFrame, resolution: number): 
     const cy = dx * a01 + dy * a11 + dz * a21;
     const cz = dx * a02 + dy * a12 + dz * a22;
     const depth = -cz;
-    if (depth <= NEAR) {
+    if (!(depth > NEAR) || !Number.isFinite(cx) || !Number.isFinite(cy)) {
       iz[v] = -1;
       continue;
     }
