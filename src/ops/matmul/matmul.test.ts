@@ -277,7 +277,10 @@ test('every rung specialises fully (sgmat included, which lavapipe cannot compil
     { a: 'f16', b: 'f16', out: 'f32', bias: 'f32' },
     { big: true, subgroupSize: 32 },
   );
-  assert.match(sg.code, /^enable f16;\nenable chromium_experimental_subgroup_matrix;/);
+  assert.match(
+    sg.code,
+    /^enable f16;\nenable chromium_experimental_subgroup_matrix;\ndiagnostic\(off, chromium\.subgroup_matrix_uniformity\);\n/,
+  );
   assert.match(sg.code, /@workgroup_size\(8 \* 32\)/);
   assert.equal(sg.BM, 128);
 });

@@ -85,6 +85,7 @@ export const MATMUL_DEFAULTS = {
 const OP = 'matmul';
 const UNIFORM_WORDS = 24;
 const SUBGROUP_MATRIX_ENABLE = 'chromium_experimental_subgroup_matrix';
+const SGMAT_DIAGNOSTIC = 'diagnostic(off, chromium.subgroup_matrix_uniformity);';
 /** The one subgroup-matrix shape the sgmat kernel is written for. */
 const SGMAT_DIM = 16;
 /** The sgmat kernel runs 8 subgroups per workgroup and loads its 128x32 + 32x128 tiles in equal shares. */
@@ -96,7 +97,9 @@ const ACT_CODES: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, gel
 
 /** The f16 -> f32 subgroup-matrix configuration the sgmat kernel uses, or null when the adapter lacks it. */
 export function sgmatConfig(gpu: GpuContext): SubgroupMatrixConfig | null {
-  if (!gpu.features.f16) return null;
+  // Subgroup matrices need shader-f16 for f16 components and the subgroups feature (the workgroup size must be a
+  // multiple of the subgroup size, which only that feature reports).
+  if (!gpu.features.f16 || !gpu.features.subgroups) return null;
   const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const sg = info.subgroupMinSize;
   if (!sg || sg !== info.subgroupMaxSize || SGMAT_TILE_ELEMS % (sg * SGMAT_SUBGROUPS) !== 0) return null;
@@ -255,7 +258,11 @@ export function matmulShader(
   const source = (file: string) => `${WGSL['ops/matmul/matmul.common']}\n${WGSL[`ops/matmul/${file}`]}`;
   if (variant === 'sgmat') {
     const vars = { ...common, SG: tile.subgroupSize };
-    const code = specialize(source('matmul.sgmat'), vars, ['f16', SUBGROUP_MATRIX_ENABLE, ...enables]);
+    // Tint checks that subgroup-matrix offsets are *workgroup* uniform (it has no subgroup uniformity), and
+    // ours depend on the subgroup index, which is uniform only per subgroup: the check is switched off, as ONNX
+    // Runtime and llama.cpp do. The directive must sit with the enables, before any declaration.
+    const head = specialize('', {}, ['f16', SUBGROUP_MATRIX_ENABLE, ...enables]).trimEnd();
+    const code = `${head}\n${SGMAT_DIAGNOSTIC}\n${specialize(source('matmul.sgmat'), vars)}`;
     return { key: templateKey('matmul.sgmat', vars), code, BM: 128, BN: 128 };
   }
   const TM = tile.big ? 8 : 4;
