@@ -9,8 +9,9 @@
  *   for QK^T and the output channels for PV. Workgroup memory holds Q, K, V tiles (f16 when q, k and v are all
  *   f16, halving the footprint so D = 128 fits 32 KiB with 32x32 tiles), a BQ x BK probability tile and the
  *   per-key bias (which also carries the end-of-sequence mask, so the score loop has no branches).
- * - Tile shapes are picked at run time from `maxComputeWorkgroupStorageSize` (32x32 preferred; smaller tiles when
- *   D is large and storage is f32).
+ * - Tile shapes are picked at run time from `maxComputeWorkgroupStorageSize`: 64 queries x 32 keys preferred
+ *   (each staged K/V tile serves 64 queries: half the K/V traffic of 32-query tiles), then 32x32 and smaller when
+ *   D is large or storage is f32 (lavapipe's 32 KiB: f16 D=64 gets 64x32, f32 D=64 32x32).
  * - The query-tile table lives in a small storage buffer cached per (starts, tile height), so a forward pass does
  *   not upload it again (an upload flushes the pending batch).
  * - Bindings: tensors are bound through byte windows starting at the tiles' first rows (window.ts); tiles are
@@ -60,6 +61,7 @@ export interface AttentionVarlenOptions extends Omit<AttentionOptions, 'keyBias'
 
 /** Tile shapes tried in order; the first whose workgroup memory fits the adapter is used. */
 export const ATTENTION_TILES: readonly (readonly [number, number])[] = [
+  [64, 32],
   [32, 32],
   [32, 16],
   [16, 16],
