@@ -104,3 +104,56 @@ export async function timeGpu(
 export function tflops(flop: number, ms: number): number {
   return flop / (ms * 1e-3) / 1e12;
 }
+
+/**
+ * Wall-clock timing of an async workload that records many submissions (whole networks): warm up for
+ * `warmupMs`, then the median over `iterations` of (run + GPU drain).
+ */
+export async function timeWall(
+  gpu: GpuContext,
+  run: () => Promise<void>,
+  options: TimeOptions = {},
+): Promise<Timing> {
+  const o = { ...TIME_DEFAULTS, ...options };
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < o.warmupMs || n < 2) {
+    await run();
+    await gpu.sync();
+    n++;
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < o.iterations; i++) {
+    const s = performance.now();
+    await run();
+    await gpu.sync();
+    samples.push(performance.now() - s);
+  }
+  return { medianMs: median(samples), minMs: Math.min(...samples), source: 'wall', iterations: o.iterations };
+}
+
+/** `--name value` from benchmark arguments. */
+export function argValue(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** Random (uniform +-1/sqrt(fan_in)) weights for a key -> shape table: timing needs no real checkpoint. */
+export function randomWeights(
+  shapes: ReadonlyMap<string, readonly number[]>,
+): Map<string, { shape: readonly number[]; data: Float32Array }> {
+  let s = 0x9e3779b9;
+  const out = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+  for (const [k, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const fanIn = shape.length > 1 ? n / shape[0] : 1;
+    const scale = 1 / Math.sqrt(fanIn);
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = ((s / 4294967296) * 2 - 1) * scale;
+    }
+    out.set(k, { shape, data });
+  }
+  return out;
+}

@@ -9,6 +9,8 @@ import type { BenchFn } from './harness.ts';
 const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   matmul: () => import('./matmul.ts'),
   attention: () => import('./attention.ts'),
+  dinov2: () => import('./dinov2.ts'),
+  'ss-flow': () => import('./ss-flow.ts'),
 };
 
 async function main(): Promise<void> {
