@@ -24,7 +24,8 @@ import { sampleSparseStructure } from '../../../src/pipeline/stage1.ts';
 import { GpuContext } from '../../../src/runtime/gpu.ts';
 import { Tensor } from '../../../src/runtime/tensor.ts';
 import { type DetSpec, detGenerate } from '../../../src/testing/detweights.ts';
-import { buildCond, type Fixture, loadFixture } from '../../../src/testing/fixtures.ts';
+import { loadFixture } from '../../../src/testing/fixtures.ts';
+import { fixtureCondition } from '../../../test/helpers/cond.ts';
 
 const root = process.argv[2] ?? '/tmp/fx';
 const results: Record<string, unknown> = {};
@@ -94,7 +95,7 @@ if (existsSync(join(root, 'ss_flow/full'))) {
       const t = fx.outputs.get('t')!.data[0];
       const out: Record<string, unknown> = { dtype: flow.dtype };
       for (const [name, cond] of [
-        ['v_cond', condOf(fx)],
+        ['v_cond', fixtureCondition(fx)],
         ['v_neg', new Float32Array(4112 * 1024)],
       ] as const) {
         const c = prepareFlowCondition(cond, gpu, flow.dtype);
@@ -156,7 +157,7 @@ if (existsSync(join(root, 'ss_stage/full'))) {
         { gpu, precision },
       );
       const t0 = performance.now();
-      const r = await sampleSparseStructure(flow, dec, [condOf(fx)], {
+      const r = await sampleSparseStructure(flow, dec, [fixtureCondition(fx)], {
         noise: fx.inputs.get('noise')!.data,
         steps: 12,
         cfgStrength: 7.5,
