@@ -56,11 +56,6 @@ function iou(a: Float32Array, b: Float32Array): number {
   return uni ? inter / uni : 1;
 }
 
-function condOf(fx: Fixture): Float32Array {
-  return buildCond(fx.inputs.get('cond_tokens')!, fx.inputs.get('cond_vis')!, fx.inputs.get('cond_occ')!)
-    .data;
-}
-
 async function step(name: string, fn: () => Promise<Record<string, unknown>>): Promise<void> {
   const t0 = performance.now();
   try {
