@@ -39,7 +39,12 @@ interface Case {
   bias: boolean;
 }
 
-async function checkDense(gpu: GpuContext, c: Case, seed: number, subgroups = true): Promise<void> {
+async function checkDense(
+  gpu: GpuContext,
+  c: Case,
+  seed: number,
+  extra: { subgroups?: boolean; runtimeBounds?: boolean } = {},
+): Promise<void> {
   const { B, Lq, Lk, H, D, dtype } = c;
   // q in [-3, 3): scores q.k/sqrt(D) spread over several units, so the softmax is peaky, not near-uniform.
   const amp = 3;
@@ -56,7 +61,7 @@ async function checkDense(gpu: GpuContext, c: Case, seed: number, subgroups = tr
   }).data;
   const got = await attention(gput(qv, sq), gput(kv, sk), gput(vv, sk), {
     keyBias: c.bias ? gpu.tensor(bv, [B, Lk]) : undefined,
-    subgroups,
+    ...extra,
   }).toArray();
   assertClose(got, expected, { ...TOL[dtype], label: JSON.stringify(c) });
 }
@@ -157,7 +162,18 @@ test('gpu dense attention matches the CPU twin (f16 storage)', async (t) => {
 test('gpu attention with the workgroup-memory row reductions (no subgroups)', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;
-  await checkDense(gpu, { B: 2, Lq: 37, Lk: 90, H: 2, D: 40, dtype: 'f32', bias: true }, 77, false);
+  await checkDense(gpu, { B: 2, Lq: 37, Lk: 90, H: 2, D: 40, dtype: 'f32', bias: true }, 77, {
+    subgroups: false,
+  });
+});
+
+test('gpu attention with constant loop bounds (the GPU default; lavapipe uses uniform bounds)', async (t) => {
+  const gpu = await requireGpu(t);
+  if (!gpu) return;
+  const dtype: DType = gpu.features.f16 ? 'f16' : 'f32';
+  await checkDense(gpu, { B: 2, Lq: 70, Lk: 45, H: 2, D: 64, dtype, bias: true }, 88, {
+    runtimeBounds: false,
+  });
 });
 
 test('gpu attention with mixed dtypes: f16 q/k/v, f16 bias, f32 output', async (t) => {

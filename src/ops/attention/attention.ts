@@ -21,6 +21,8 @@
  *   workgroup barrier less per key tile), workgroup memory otherwise (`subgroups: false` forces it).
  * - Q and K tiles have rows padded by one vec4 and the P tile by one float (bank conflicts on real GPUs); the QK^T
  *   loop reads each q vec4 once for the thread's BK/4 keys.
+ * - Cold shader compiles on lavapipe took 10-25 s CPU per variant for D = 32/40 with constant loop bounds (full
+ *   unrolling), ~2 s for D = 128; on CPU adapters the outer loops take their bounds from the uniform buffer.
  * - Not done: a subgroup-matrix variant (Dawn chromium_experimental_subgroup_matrix) for QK^T and PV.
  *
  * @example
@@ -48,6 +50,12 @@ export interface AttentionOptions {
   tile?: readonly [number, number];
   /** Use subgroup shuffles for the per-row reductions when the adapter has subgroups (default true). */
   subgroups?: boolean;
+  /**
+   * Loop bounds from the uniform buffer instead of constants, which keeps shader compilers from fully unrolling
+   * the inner loops. Default: true on CPU adapters (llvmpipe, SwiftShader), where compile time dominates; false on
+   * GPUs.
+   */
+  runtimeBounds?: boolean;
 }
 
 export interface AttentionVarlenOptions extends Omit<AttentionOptions, 'keyBias'> {
@@ -79,6 +87,12 @@ export function attentionSharedBytes(bq: number, bk: number, headDim: number, st
 }
 
 const U32_LIMIT = 2 ** 32;
+
+/** Software adapters (shader compile on the CPU is slow for fully unrolled loops). */
+function isCpuAdapter(gpu: GpuContext): boolean {
+  const i = gpu.adapterInfo;
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${i.vendor} ${i.device} ${i.description}`);
+}
 
 /**
  * Multi-head attention on [B, L, H, D] tensors.
@@ -257,7 +271,7 @@ function attentionGpu(
   kStarts: ArrayLike<number>,
   scale: number,
   dtype: DType,
-  options: Pick<AttentionOptions, 'tile' | 'subgroups'>,
+  options: Pick<AttentionOptions, 'tile' | 'subgroups' | 'runtimeBounds'>,
   shapes: string,
 ): Tensor {
   const op = 'attention';
@@ -304,6 +318,7 @@ function attentionGpu(
     BIAS_DECL: bias ? `@group(0) @binding(6) var<storage, read> kb: array<${bias.dtype}>;` : '',
     BIAS_EXPR: bias ? 'f32(kb[kg - p.b_base])' : '0.0',
     SG: useSubgroups,
+    RUNTIME_BOUNDS: options.runtimeBounds ?? isCpuAdapter(gpu),
   };
   const code = specialize(
     WGSL['ops/attention/attention'],
@@ -360,7 +375,7 @@ function attentionGpu(
     const vw = elementWindow(v, k0 * row, k1 * row, align);
     const n = last - first;
     const [nx, ny] = splitWorkgroups(n, maxWg);
-    pu.set([H, first, n, nx, qw.origin, kw.origin, vw.origin, ow.origin, 0, 0, 0, 0]);
+    pu.set([H, first, n, nx, qw.origin, kw.origin, vw.origin, ow.origin, 0, 0, Math.ceil(D / 4), BK]);
     const bindings = [qw.binding, kw.binding, vw.binding, ow.binding, { buffer: table }];
     if (bias) {
       const bw = elementWindow(bias, k0, k1, align);

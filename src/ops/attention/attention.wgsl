@@ -20,8 +20,9 @@ struct Params {
   o_base: u32,
   b_base: u32,
   scale: f32,
-  _pad0: u32,
-  _pad1: u32,
+  // DG and BK again, read at run time when RUNTIME_BOUNDS (see below).
+  dg: u32,
+  bk: u32,
 };
 
 const BQ: u32 = {{BQ}}u;
@@ -40,6 +41,10 @@ const GPT: u32 = (DG + 3u) / 4u;
 // Compile-time facts that remove the edge checks for the common head dims (multiples of 16).
 const D_VEC4: bool = D % 4u == 0u;
 const DG_FULL: bool = DG % 4u == 0u;
+// When true, the outer loops over head-dim groups and keys take their bounds from the uniform buffer, so shader
+// compilers cannot fully unroll them: CPU rasterisers (llvmpipe) then compile in ~2 s instead of 10-25 s per
+// variant. GPUs get constant bounds (false).
+const RUNTIME_BOUNDS: bool = {{RUNTIME_BOUNDS}};
 // Score of a key past the end of its sequence; exp(NEG - m) == 0 for any real running max m.
 const NEG: f32 = -1.0e30;
 
@@ -115,8 +120,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nk = tile.w - tile.z;
   let r = li / 4u;
   let part = li % 4u;
+  let dg_loop = select(DG, p.dg, RUNTIME_BOUNDS);
+  let bk_loop = select(BK, p.bk, RUNTIME_BOUNDS);
 
-  for (var i = li; i < BQ * DG; i = i + T) {
+  for (var i = li; i < BQ * dg_loop; i = i + T) {
     let rr = i / DG;
     let g = i % DG;
     var val = vec4<f32>(0.0);
@@ -135,7 +142,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   for (var kt = 0u; kt < nk; kt = kt + BK) {
     workgroupBarrier();
-    for (var i = li; i < BK * DG; i = i + T) {
+    for (var i = li; i < bk_loop * dg_loop; i = i + T) {
       let kk = i / DG;
       let g = i % DG;
       var kv = vec4<f32>(0.0);
@@ -164,7 +171,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = 0u; j < KPT; j = j + 1u) {
       s[j] = 0.0;
     }
-    for (var g = 0u; g < DG; g = g + 1u) {
+    for (var g = 0u; g < dg_loop; g = g + 1u) {
       let qv = vec4<f32>(sq[r * DGP + g]);
       for (var j = 0u; j < KPT; j = j + 1u) {
         s[j] = s[j] + dot(qv, vec4<f32>(sk[(part + 4u * j) * DGP + g]));
@@ -190,7 +197,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       acc[j] = acc[j] * alpha;
     }
     workgroupBarrier();
-    for (var c = 0u; c < BK; c = c + 1u) {
+    for (var c = 0u; c < bk_loop; c = c + 1u) {
       let pc = sp[r * BKP + c];
       for (var j = 0u; j < GPT; j = j + 1u) {
         let g = part + 4u * j;
