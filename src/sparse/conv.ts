@@ -1,0 +1,168 @@
+/**
+ * Submanifold sparse 3-D convolution (spconv `SubMConv3d`, stride 1): output sites = input sites,
+ * `out[p] = bias + sum_{o in {-1,0,1}^3, p+o active in the same batch item} W[:, o+1, :] . in[p+o]`.
+ *
+ * Weight layout (ARCHITECTURE.md Addendum, confirmed by running the official code with spconv 2.x): the
+ * checkpoint stores KRSC `[Cout, kx, ky, kz, Cin]`, kernel axis a pairs with coordinate axis a, and the op is a
+ * cross-correlation (tap (a, b, c) reads the voxel at (x + a - 1, y + b - 1, z + c - 1)). Row-major, that tensor
+ * *is* a `[Cout, 27 Cin]` matrix whose column `((a*3+b)*3+c) Cin + ci` multiplies tap (a,b,c)'s channel ci, so
+ * the convolution is `im2col(x) [N, 27 Cin] @ W^T`: no re-layout at load time. Kernel size 1 follows spconv's
+ * shortcut, which multiplies by `weight.view(Cin, Cout)`: the stored bytes are *reinterpreted* as row-major
+ * [Cin, Cout] (not transposed); `prepareSparseConvWeight` reproduces that.
+ *
+ * Implementation: the neighbour table [N, 27] (row of each tap's voxel, -1 where empty) is built once per
+ * coordinate set on the CPU with a hash map and kept in the tensor's cache, uploaded once as an f32 index (exact
+ * below 2^24 rows). Each call gathers the neighbours' features with `gatherRows` (missing taps give zero rows:
+ * the gather kernel writes zeros for out-of-range indices) into an im2col block and runs one `linear` (the tiled
+ * / subgroup-matrix GEMM) per block of rows; blocks keep the im2col buffer under `IM2COL_BUDGET_BYTES`.
+ *
+ * Numerics: f32 results differ from spconv only by summation order (one 27 Cin-long dot product in the GEMM
+ * versus spconv's per-tap partial sums). In f16, spconv's native algorithm rounds the running sum to half after
+ * every tap (centre tap first, then the other 26 in kernel order, bias last); we accumulate all 27 taps in f32 and
+ * round once, which is more accurate: expect differences of a few half-ulps of the output versus fp16 spconv.
+ *
+ * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic); a dedicated
+ * implicit-GEMM WGSL kernel reading the neighbour table directly (saves the im2col round trip through memory,
+ * 27x the input size; worth doing when the conv dominates a profile on the device; not measured yet).
+ *
+ * @example
+ * const w = prepareSparseConvWeight(store.load('input_blocks.0.conv1.conv.weight', { gpu })); // [128,3,3,3,128]
+ * const y = submConv3d(x, w, bias); // x: SparseTensor [N, 128]
+ */
+
+import { concat } from '../ops/layout/concat.ts';
+import { permute } from '../ops/layout/permute.ts';
+import { gatherRows } from '../ops/layout/rows.ts';
+import { linear } from '../ops/matmul/linear.ts';
+import { bytesPerElement } from '../runtime/dtype.ts';
+import type { GpuContext } from '../runtime/gpu.ts';
+import { ShapeError, shapeStr } from '../runtime/shape.ts';
+import { Tensor } from '../runtime/tensor.ts';
+import { coordKey, type SparseTensor } from './sparse-tensor.ts';
+
+/** Upper bound of one im2col block (the gathered [rows, 27 Cin] matrix). */
+export const IM2COL_BUDGET_BYTES = 128 * 1024 * 1024;
+export const SUBM_TAPS = 27;
+
+export interface SparseConvWeight {
+  readonly kernel: 1 | 3;
+  readonly cin: number;
+  readonly cout: number;
+  /** The GEMM operand [Cout, k^3 Cin] (for k = 3 it aliases the stored tensor's storage). */
+  readonly matrix: Tensor;
+}
+
+/**
+ * Turns a stored spconv weight `[Cout, k, k, k, Cin]` (k = 1 or 3) into the GEMM operand. For k = 3 the result
+ * aliases `w` (dispose one of them, not both); for k = 1 it is a new tensor (spconv's `view(Cin, Cout)`).
+ * @example
+ * const w = prepareSparseConvWeight(Tensor.fromArray(values, [64, 3, 3, 3, 32]));
+ */
+export function prepareSparseConvWeight(w: Tensor): SparseConvWeight {
+  const op = 'prepareSparseConvWeight';
+  if (w.rank !== 5 || w.shape[1] !== w.shape[2] || w.shape[2] !== w.shape[3]) {
+    throw new ShapeError(op, `expects a spconv KRSC weight [Cout, k, k, k, Cin]; got ${shapeStr(w.shape)}`);
+  }
+  const [cout, k, , , cin] = w.shape;
+  if (k === 3) return { kernel: 3, cin, cout, matrix: w.reshape([cout, SUBM_TAPS * cin]) };
+  if (k === 1) {
+    // spconv: features @ weight.view(Cin, Cout); linear wants [Cout, Cin] = transpose of that view.
+    return { kernel: 1, cin, cout, matrix: permute(w.reshape([cin, cout]), [1, 0]) };
+  }
+  throw new ShapeError(op, `kernel size ${k} is not supported (1 or 3); weight ${shapeStr(w.shape)}`);
+}
+
+/**
+ * Neighbour table of the 3x3x3 submanifold stencil: entry [i * 27 + (a*3+b)*3+c] is the row of the voxel at
+ * coords(i) + (a-1, b-1, c-1) in the same batch item, or -1.
+ * @example
+ * const t = submNeighbours(new Int32Array([0, 0, 0, 0, 0, 0, 0, 1])); // t[13] = 0 (centre), t[14] = 1
+ */
+export function submNeighbours(coords: Int32Array): Int32Array {
+  const n = coords.length / 4;
+  const rows = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    rows.set(coordKey(coords[4 * i], coords[4 * i + 1], coords[4 * i + 2], coords[4 * i + 3]), i);
+  }
+  const out = new Int32Array(n * SUBM_TAPS).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const b = coords[4 * i];
+    const x = coords[4 * i + 1];
+    const y = coords[4 * i + 2];
+    const z = coords[4 * i + 3];
+    for (let a = 0; a < 3; a++) {
+      const xx = x + a - 1;
+      if (xx < 0) continue;
+      for (let bb = 0; bb < 3; bb++) {
+        const yy = y + bb - 1;
+        if (yy < 0) continue;
+        for (let c = 0; c < 3; c++) {
+          const zz = z + c - 1;
+          if (zz < 0) continue;
+          const r = rows.get(coordKey(b, xx, yy, zz));
+          if (r !== undefined) out[i * SUBM_TAPS + (a * 3 + bb) * 3 + c] = r;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+interface NeighbourBlocks {
+  rowsPerBlock: number;
+  /** f32 index tensors [rows * 27], one per block of rows. */
+  blocks: Tensor[];
+  dispose(): void;
+}
+
+function neighbourBlocks(x: SparseTensor, rowsPerBlock: number, gpu: GpuContext | null): NeighbourBlocks {
+  const table = x.cached('subm3.table', () => submNeighbours(x.coords));
+  return x.cached(`subm3.blocks.${rowsPerBlock}.${gpu ? 'gpu' : 'cpu'}`, () => {
+    const blocks: Tensor[] = [];
+    for (let r0 = 0; r0 < x.n; r0 += rowsPerBlock) {
+      const r1 = Math.min(x.n, r0 + rowsPerBlock);
+      const idx = Float32Array.from(table.subarray(r0 * SUBM_TAPS, r1 * SUBM_TAPS));
+      blocks.push(Tensor.fromArray(idx, [idx.length], { gpu }));
+    }
+    return {
+      rowsPerBlock,
+      blocks,
+      dispose() {
+        for (const b of blocks) b.dispose();
+      },
+    };
+  });
+}
+
+/**
+ * Submanifold 3-D convolution of a sparse tensor (output sites = input sites, per batch item).
+ * @example
+ * const h = submConv3d(x, prepareSparseConvWeight(w), bias); // x [N, Cin] -> [N, Cout]
+ */
+export function submConv3d(x: SparseTensor, w: SparseConvWeight, bias: Tensor | null): SparseTensor {
+  const op = 'submConv3d';
+  if (x.channels !== w.cin) {
+    throw new ShapeError(
+      op,
+      `input has ${x.channels} channels, weight expects ${w.cin} (weight [${w.cout}, ${w.kernel}^3 x ${w.cin}])`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.cout)) {
+    throw new ShapeError(op, `bias must be [${w.cout}], got ${shapeStr(bias.shape)}`);
+  }
+  if (w.kernel === 1) return x.withFeats(linear(x.feats, w.matrix, bias));
+  const rowBytes = SUBM_TAPS * w.cin * bytesPerElement(x.feats.dtype);
+  const rowsPerBlock = Math.max(1, Math.min(x.n, Math.floor(IM2COL_BUDGET_BYTES / rowBytes)));
+  const nb = neighbourBlocks(x, rowsPerBlock, x.feats.gpu);
+  const outs: Tensor[] = [];
+  for (const idx of nb.blocks) {
+    const rows = idx.shape[0] / SUBM_TAPS;
+    const cols = gatherRows(x.feats, idx);
+    outs.push(linear(cols.reshape([rows, SUBM_TAPS * w.cin]), w.matrix, bias));
+    cols.dispose();
+  }
+  if (outs.length === 1) return x.withFeats(outs[0]);
+  const out = concat(outs, 0);
+  for (const t of outs) t.dispose();
+  return x.withFeats(out);
+}
