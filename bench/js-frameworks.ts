@@ -5,8 +5,7 @@
  *
  *   node --import tsx bench/js-frameworks.ts [--json] [--robust] [--small] [--only <substr>] [--timeout <s>]
  *
- * Environment: JSF_FEATURES (comma list, default `shader-f16,subgroups,timestamp-query`) picks the features of the
- * GPUDevice handed to onnxruntime-web; JSF_DEBUG=1 prints the ort cases' progress to stderr.
+ * Environment: JSF_DEBUG=1 prints the ort cases' progress to stderr.
  *
  * Every case runs in its own child process with a time limit, so a framework that hangs or runs out of memory
  * costs one case, not the session (seen on lavapipe: onnxruntime-web's FlashAttention program never finishes).
@@ -20,8 +19,13 @@
  * - onnxruntime-web 1.30's WebGPU EP is the native C++ EP compiled to wasm (asyncify build). Its
  *   `queue.writeBuffer` passes views of the wasm heap, a SharedArrayBuffer, which Dawn's Node binding rejects
  *   ("Invalid argument"): we wrap `GPUQueue.prototype.writeBuffer` to copy such views first.
- * - onnxruntime-web is handed our own GPUDevice (`env.webgpu.device`), created with the Dawn toggles of
- *   src/runtime/gpu.ts, so both frameworks and our code run under the same toggles. tfjs asks `navigator.gpu`
+ * - Both frameworks create their own GPUDevice through `navigator.gpu`, which we set to a Dawn instance with
+ *   the toggles of src/runtime/gpu.ts, so they and our code run under the same toggles. Handing onnxruntime-web
+ *   a device of our own (`env.webgpu.device = ...`) failed: its runs then mixed buffers of two devices.
+ * - On lavapipe (2026-11-27) onnxruntime-web's first `session.run` mostly never returns (once, a 64^3 MatMul
+ *   did): its program is dispatched, then nothing. Keeping Dawn's event loop busy with a 2 ms interval of
+ *   `queue.onSubmittedWorkDone()` (on ort's device or on another one) did not help; cause not found. Hence the
+ *   per-case child processes and time limit. tfjs asks `navigator.gpu`
  *   (which Node 20 lacks) for its own adapter/device: we give it the same Dawn GPU object.
  * - Attention in tfjs is composed (batched QK^T, scale, softmax, PV): tfjs has no fused attention. The f32
  *   score tensor of the self-attention shape is 2 GiB, over Dawn's 2 GiB - 4 binding limit, so heads run in
@@ -192,29 +196,6 @@ function patchSharedWriteBuffer(): void {
     }
     return original.call(this, buffer, offset, data, dataOffset, size);
   } as GPUQueue['writeBuffer'];
-}
-
-async function ourDevice(gpu: GPU): Promise<{ device: GPUDevice; adapter: GPUAdapter }> {
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('js-frameworks: no WebGPU adapter (see docs/device.md)');
-  const features = (
-    (process.env.JSF_FEATURES ?? 'shader-f16,subgroups,timestamp-query').split(',') as GPUFeatureName[]
-  ).filter((f) => adapter.features.has(f));
-  const l = adapter.limits;
-  const device = await adapter.requestDevice({
-    requiredFeatures: features,
-    requiredLimits: {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-      maxBufferSize: l.maxBufferSize,
-      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
-      maxComputeWorkgroupSizeZ: l.maxComputeWorkgroupSizeZ,
-      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-    },
-  });
-  return { device, adapter };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -604,12 +585,11 @@ function ortWasmDir(): string {
   return pathToFileURL(`${dirname(wasm)}/`).href;
 }
 
-async function loadOrt(device: GPUDevice): Promise<Ort> {
+async function loadOrt(): Promise<Ort> {
   const ort = (await import('onnxruntime-web/webgpu')) as unknown as Ort;
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmPaths = ortWasmDir();
   ort.env.logLevel = 'error';
-  (ort.env.webgpu as unknown as { device: GPUDevice }).device = device;
   return ort;
 }
 
@@ -633,7 +613,11 @@ function ortGpuTensor(
     size,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  device.queue.writeBuffer(buffer, 0, new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength));
+  device.queue.writeBuffer(
+    buffer,
+    0,
+    new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength),
+  );
   return ort.Tensor.fromGpuBuffer(buffer as unknown as Parameters<Ort['Tensor']['fromGpuBuffer']>[0], {
     dataType: dtype === 'f16' ? 'float16' : 'float32',
     dims,
@@ -646,14 +630,28 @@ async function ortOutput(t: OrtTensor): Promise<Float32Array> {
 }
 
 async function runOrt(spec: CaseSpec, o: JsFrameworksOptions): Promise<CaseResult> {
-  const gpu = (globalThis as unknown as { navigator: { gpu: GPU } }).navigator.gpu;
   const dbg = (m: string): void => {
     if (process.env.JSF_DEBUG) console.error(`js-frameworks ${spec.id}: ${m}`);
   };
-  const { device } = await ourDevice(gpu);
-  dbg('device');
-  const ort = await loadOrt(device);
+  const ort = await loadOrt();
+  // A first session makes ort create its GPUDevice through navigator.gpu (our Dawn instance and toggles); inputs
+  // and the sync point must use that device (a device of our own is rejected: "associated with [Device]").
+  await ort.InferenceSession.create(matmulModel({ M: 1, N: 1, K: 1 }, ONNX_FLOAT), {
+    executionProviders: ['webgpu'],
+  });
+  const device = (await (ort.env.webgpu as unknown as { device: Promise<GPUDevice> }).device) as GPUDevice;
+  dbg(`device features ${[...device.features].join(',')}`);
   dbg('ort');
+  return runOrtCase(spec, o, ort, device, dbg);
+}
+
+async function runOrtCase(
+  spec: CaseSpec,
+  o: JsFrameworksOptions,
+  ort: Ort,
+  device: GPUDevice,
+  dbg: (m: string) => void,
+): Promise<CaseResult> {
   const elem = spec.dtype === 'f16' ? ONNX_FLOAT16 : ONNX_FLOAT;
   const shapes = o.small ? SMALL_SHAPES : FULL_SHAPES;
   const notes = ['onnxruntime-web 1.30 webgpu EP, own GPUDevice, numThreads 1'];
@@ -832,9 +830,14 @@ async function main(): Promise<void> {
   }
   const childArgs = argv.filter((x) => x !== '--json');
   const results: CaseResult[] = [];
+  // A framework whose case timed out most likely hangs in every case (one limit each would add up): skip it.
+  const hung = new Set<Framework>();
   for (const spec of CASES) {
     if (a.only && !spec.id.includes(a.only)) continue;
-    const r = await runChild(spec.id, childArgs, a.timeoutS);
+    const r: CaseResult = hung.has(spec.framework)
+      ? { id: spec.id, ok: false, error: `skipped: an earlier ${spec.framework} case timed out` }
+      : await runChild(spec.id, childArgs, a.timeoutS);
+    if (r.error?.startsWith('timed out')) hung.add(spec.framework);
     results.push(r);
     const line = r.ok
       ? `${r.id.padEnd(26)} ${r.medianMs?.toFixed(3).padStart(9)} ms ${r.tflops?.toFixed(2).padStart(8)} TFLOP/s  relErr ${r.relErr?.toExponential(1)}`

@@ -38,7 +38,7 @@ step bench-matmul-robust node $B matmul --json --robust
 step bench-attention node $B attention --json
 step bench-attention-robust node $B attention --json --robust
 step torch python3 tools/bench_torch.py
-STEP_TIMEOUT="${JSF_TIMEOUT:-200}" step js-frameworks node .device/bundle/bench-js-frameworks.mjs --json --timeout 60
+STEP_TIMEOUT="${JSF_TIMEOUT:-200}" step js-frameworks node .device/bundle/bench-js-frameworks.mjs --json --timeout 45
 i=0
 for extra in "$@"; do
   i=$((i + 1))
