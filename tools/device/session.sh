@@ -2,8 +2,8 @@
 # One device call that measures everything (run ON the device; see docs/device.md):
 #   run(command="bash tools/device/session.sh [EXTRA...]", kind="nvidia-h100-x1", timeout_s=420,
 #       carry=[".gl", ".device"])
-# (a) adapter dump, (b) bench matmul + attention with robustness off and on, (c) tools/bench_torch.py,
-# (d) bench/js-frameworks.ts (tfjs / onnxruntime-web), (e) each EXTRA argument as a shell command (run through
+# (a) adapter dump, (c) tools/bench_torch.py, (b) bench matmul + attention (robustness off), (d)
+# bench/js-frameworks.ts (tfjs / onnxruntime-web), (b') bench matmul + attention with robustness on, (e) each EXTRA argument as a shell command (run through
 # tools/device/run.sh, so `node` is the carried one), e.g. 'node .device/bundle/tools-device-entries-parity.mjs'.
 # Every step has its own time limit (STEP_TIMEOUT, default 150 s; JSF_TIMEOUT for (d)); a failing step is
 # recorded and the next one runs. Results: $OUT/session.json (all JSON) and $OUT/session.log (all output).
@@ -19,35 +19,11 @@ START=$(date +%s)
 
 bash tools/device/run.sh 2>&1 | tee -a "$LOG" || { echo "session: setup failed" | tee -a "$LOG"; }
 
-# step NAME CMD...: stdout -> $RES/NAME.json, stderr -> log; status -> $RES/NAME.status
-step() {
-  local name=$1; shift
-  local t0; t0=$(date +%s)
-  echo "=== $name: $* ($(( t0 - START )) s into the session)" | tee -a "$LOG"
-  timeout -k 5 "$STEP_TIMEOUT" bash tools/device/run.sh "$@" >"$RES/$name.json" 2> >(tee -a "$LOG" >&2)
-  local rc=$?
-  echo "$rc $(( $(date +%s) - t0 ))" >"$RES/$name.status"
-  echo "=== $name: exit $rc after $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
-}
-
-{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader || true; } >"$RES/nvidia-smi.txt" 2>&1
-step adapter node .device/bundle/tools-device-entries-adapter.mjs
-B=.device/bundle/bench-main.mjs
-step bench-matmul node $B matmul --json
-step bench-matmul-robust node $B matmul --json --robust
-step bench-attention node $B attention --json
-step bench-attention-robust node $B attention --json --robust
-step torch python3 tools/bench_torch.py
-STEP_TIMEOUT="${JSF_TIMEOUT:-200}" step js-frameworks node .device/bundle/bench-js-frameworks.mjs --json --timeout 45
-i=0
-for extra in "$@"; do
-  i=$((i + 1))
-  step "extra$i" bash -c "$extra"
-done
-
-python3 - "$RES" "$OUT/session.json" "$START" <<'PY'
+MERGE=/tmp/amodal3r-dev/merge.py
+cat >"$MERGE" <<'PY'
 import json, os, sys, time
 res, out, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
+summary = len(sys.argv) > 4
 steps = {}
 for f in sorted(os.listdir(res)):
     name, ext = os.path.splitext(f)
@@ -63,6 +39,9 @@ for f in sorted(os.listdir(res)):
 smi = open(os.path.join(res, "nvidia-smi.txt")).read().strip() if os.path.exists(os.path.join(res, "nvidia-smi.txt")) else ""
 json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "nvidiaSmi": smi,
            "totalSeconds": int(time.time()) - start, "steps": steps}, open(out, "w"), indent=1)
+
+if not summary:
+    sys.exit(0)
 
 def fig(r):
     if not isinstance(r, dict): return str(r)
@@ -101,4 +80,35 @@ for name, st in steps.items():
     else:
         print("   " + json.dumps(r)[-300:])
 PY
+# merge [--summary]: (re)writes $OUT/session.json from the steps so far, so a call cut off by its limit still returns them.
+merge() { python3 "$MERGE" "$RES" "$OUT/session.json" "$START" "$@"; }
+
+# step NAME CMD...: stdout -> $RES/NAME.json, stderr -> log; status -> $RES/NAME.status
+step() {
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  echo "=== $name: $* ($(( t0 - START )) s into the session)" | tee -a "$LOG"
+  timeout -k 5 "$STEP_TIMEOUT" bash tools/device/run.sh "$@" >"$RES/$name.json" 2> >(tee -a "$LOG" >&2)
+  local rc=$?
+  echo "$rc $(( $(date +%s) - t0 ))" >"$RES/$name.status"
+  echo "=== $name: exit $rc after $(( $(date +%s) - t0 )) s" | tee -a "$LOG"
+  merge
+}
+
+{ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader || true; } >"$RES/nvidia-smi.txt" 2>&1
+step adapter node .device/bundle/tools-device-entries-adapter.mjs
+step torch python3 tools/bench_torch.py
+B=.device/bundle/bench-main.mjs
+step bench-matmul node $B matmul --json
+step bench-attention node $B attention --json
+STEP_TIMEOUT="${JSF_TIMEOUT:-200}" step js-frameworks node .device/bundle/bench-js-frameworks.mjs --json --timeout 45
+step bench-matmul-robust node $B matmul --json --robust
+step bench-attention-robust node $B attention --json --robust
+i=0
+for extra in "$@"; do
+  i=$((i + 1))
+  step "extra$i" bash -c "$extra"
+done
+
+merge --summary
 echo "session: results in $OUT/session.json, log in $OUT/session.log"
