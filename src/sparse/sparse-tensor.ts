@@ -121,15 +121,17 @@ export class SparseTensor {
   }
 }
 
+/**
+ * Disposes every cache entry: disposable values, nested Maps, and the nested `cache` Map of entries that carry
+ * one (e.g. a downsample entry holding the parents' cache).
+ */
 export function disposeCacheMap(cache: Map<string, unknown>): void {
   for (const v of cache.values()) {
     if (v instanceof Map) disposeCacheMap(v as Map<string, unknown>);
-    else if (isDisposable(v)) v.dispose();
     else if (typeof v === 'object' && v !== null) {
-      for (const inner of Object.values(v)) {
-        if (inner instanceof Map) disposeCacheMap(inner as Map<string, unknown>);
-        else if (isDisposable(inner)) inner.dispose();
-      }
+      if (isDisposable(v)) v.dispose();
+      const inner = (v as { cache?: unknown }).cache;
+      if (inner instanceof Map) disposeCacheMap(inner as Map<string, unknown>);
     }
   }
   cache.clear();
