@@ -67,17 +67,18 @@ class IntMap {
   vals: Int32Array;
   size = 0;
   private mask: number;
+  private shift: number;
   constructor(expected: number) {
     let cap = 16;
     while (cap < expected * 2) cap *= 2;
     this.keys = new Int32Array(cap).fill(-1);
     this.vals = new Int32Array(cap);
     this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
   }
   private slot(key: number): number {
-    let h = Math.imul(key, 0x9e3779b1) >>> 0;
-    h ^= h >>> 15;
-    let i = h & this.mask;
+    // Fibonacci hashing: the high bits of key * 2^32/phi (the low bits of a product mix poorly).
+    let i = Math.imul(key, 0x9e3779b1) >>> this.shift;
     for (;;) {
       const k = this.keys[i];
       if (k === key || k === -1) return i;
@@ -113,6 +114,7 @@ class IntMap {
     this.keys = new Int32Array(ok.length * 2).fill(-1);
     this.vals = new Int32Array(ok.length * 2);
     this.mask = this.keys.length - 1;
+    this.shift = 32 - Math.log2(this.keys.length);
     for (let i = 0; i < ok.length; i++) {
       if (ok[i] === -1) continue;
       const j = this.slot(ok[i]);
@@ -205,10 +207,76 @@ export function extractMesh(
       vcnt[v]++;
     }
   }
-  // Per touched vertex: sdf (float32 mean), deformed position, sigmoid colour.
-  const vsdf = new Float32Array(nv);
-  const vpos = new Float64Array(nv * 3);
-  const vcol = new Float64Array(nv * 6);
+  // 3. Surface cubes: candidates are the cubes around inside vertices (sorted = dense cube order), kept when
+  //    their corner signs differ. Untouched corners (sdf 1) get vertex records of their own below.
+  const cand = new IntMap(nv * 2);
+  let candKeys = new Int32Array(Math.max(16, nv * 2));
+  let nc = 0;
+  for (let v = 0; v < nv; v++) {
+    const so = v * VATTR;
+    if (!(f32(vsum[so] / vcnt[v]) < 0)) continue;
+    const vx = vcoord[v * 3];
+    const vy = vcoord[v * 3 + 1];
+    const vz = vcoord[v * 3 + 2];
+    for (let k = 0; k < 8; k++) {
+      const x = vx - (k & 1);
+      const y = vy - ((k >> 1) & 1);
+      const z = vz - ((k >> 2) & 1);
+      if (x < 0 || y < 0 || z < 0 || x >= R || y >= R || z >= R) continue;
+      const key = ckey(x, y, z);
+      if (cand.getOrInsert(key, nc) === nc) {
+        if (nc === candKeys.length) {
+          const c2 = new Int32Array(nc * 2);
+          c2.set(candKeys);
+          candKeys = c2;
+        }
+        candKeys[nc++] = key;
+      }
+    }
+  }
+  candKeys = candKeys.subarray(0, nc).sort();
+  const sKey = new Int32Array(nc);
+  const sXYZ = new Int32Array(nc * 3);
+  const corner = new Int32Array(nc * 8); // grid-vertex record per corner
+  const sCase = new Int32Array(nc);
+  let S = 0;
+  const extra: number[] = []; // coordinates of untouched corner vertices, given records nv, nv + 1, ...
+  for (let c = 0; c < nc; c++) {
+    const key = candKeys[c];
+    const x = Math.floor(key / (R * R));
+    const y = Math.floor(key / R) % R;
+    const z = key % R;
+    let mask = 0;
+    for (let k = 0; k < 8; k++) {
+      const v = vmap.get(vkey(x + (k & 1), y + ((k >> 1) & 1), z + ((k >> 2) & 1)));
+      corner[S * 8 + k] = v;
+      if (v >= 0 && f32(vsum[v * VATTR] / vcnt[v]) < 0) mask |= 1 << k;
+    }
+    if (mask === 0 || mask === 255) continue;
+    for (let k = 0; k < 8; k++) {
+      if (corner[S * 8 + k] >= 0) continue;
+      const cx = x + (k & 1);
+      const cy = y + ((k >> 1) & 1);
+      const cz = z + ((k >> 2) & 1);
+      const id = nv + extra.length / 3;
+      const v = vmap.getOrInsert(vkey(cx, cy, cz), id);
+      if (v === id) extra.push(cx, cy, cz);
+      corner[S * 8 + k] = v;
+    }
+    sKey[S] = key;
+    sXYZ[S * 3] = x;
+    sXYZ[S * 3 + 1] = y;
+    sXYZ[S * 3 + 2] = z;
+    sCase[S] = mask;
+    S++;
+  }
+
+  // Per grid-vertex record: sdf (float32 mean), deformed position, sigmoid colour; untouched: sdf 1, no
+  // deformation, colour sigmoid(0) = 0.5 (the dense grid's defaults).
+  const nAll = nv + extra.length / 3;
+  const vsdf = new Float32Array(nAll);
+  const vpos = new Float64Array(nAll * 3);
+  const vcol = new Float64Array(nAll * 6);
   const dscale = (1 - 1e-8) / (2 * R);
   for (let v = 0; v < nv; v++) {
     const so = v * VATTR;
@@ -219,68 +287,31 @@ export function extractMesh(
     }
     for (let c = 0; c < 6; c++) vcol[v * 6 + c] = sigmoid(f32(vsum[so + 4 + c] / cnt));
   }
-
-  // 3. Surface cubes: candidates are the cubes around inside vertices, kept when their corner signs differ.
-  const cand = new IntMap(nv);
-  const candList: number[] = [];
-  for (let v = 0; v < nv; v++) {
-    if (!(vsdf[v] < 0)) continue;
-    const vx = vcoord[v * 3];
-    const vy = vcoord[v * 3 + 1];
-    const vz = vcoord[v * 3 + 2];
-    for (let k = 0; k < 8; k++) {
-      const x = vx - (k & 1);
-      const y = vy - ((k >> 1) & 1);
-      const z = vz - ((k >> 2) & 1);
-      if (x < 0 || y < 0 || z < 0 || x >= R || y >= R || z >= R) continue;
-      const key = ckey(x, y, z);
-      if (cand.getOrInsert(key, candList.length) === candList.length) candList.push(key);
-    }
+  for (let v = nv; v < nAll; v++) {
+    vsdf[v] = 1;
+    for (let c = 0; c < 3; c++) vpos[v * 3 + c] = extra[(v - nv) * 3 + c] / R - 0.5;
+    vcol.fill(0.5, v * 6, v * 6 + 6);
   }
-  const candKeys = Int32Array.from(candList).sort();
-  const sKey: number[] = [];
-  const sCorner: number[] = []; // touched-vertex index per corner, -1 when untouched
-  const sCase: number[] = [];
-  for (const key of candKeys) {
-    const x = Math.floor(key / (R * R));
-    const y = Math.floor(key / R) % R;
-    const z = key % R;
-    let mask = 0;
-    const corners: number[] = [];
-    for (let k = 0; k < 8; k++) {
-      const v = vmap.get(vkey(x + (k & 1), y + ((k >> 1) & 1), z + ((k >> 2) & 1)));
-      corners.push(v);
-      if (v >= 0 && vsdf[v] < 0) mask |= 1 << k;
-    }
-    if (mask === 0 || mask === 255) continue;
-    sKey.push(key);
-    for (const v of corners) sCorner.push(v);
-    sCase.push(mask);
+  const stats = { voxels: n, gridVertices: nv, surfaceCubes: S, surfaceEdges: 0, quads: 0 };
+  if (S === 0) {
+    return {
+      vertices: new Float32Array(0),
+      faces: new Uint32Array(0),
+      vertexAttrs: new Float32Array(0),
+      stats,
+    };
   }
-  const S = sKey.length;
-  const empty = (): ExtractedMesh => ({
-    vertices: new Float32Array(0),
-    faces: new Uint32Array(0),
-    vertexAttrs: new Float32Array(0),
-    stats: { voxels: n, gridVertices: nv, surfaceCubes: S, surfaceEdges: 0, quads: 0 },
-  });
-  if (S === 0) return empty();
   const sIndex = new IntMap(S);
   for (let s = 0; s < S; s++) sIndex.set(sKey[s], s);
-  const cubeXYZ = (s: number): [number, number, number] => {
-    const key = sKey[s];
-    return [Math.floor(key / (R * R)), Math.floor(key / R) % R, key % R];
-  };
 
   // 4. Case ids, with the C16/C19 ambiguity resolved against the face neighbour named by the check table.
   const caseId = new Int32Array(S);
   for (let s = 0; s < S; s++) {
     let c = sCase[s];
     if (CHECK_TABLE[c * 5] === 1) {
-      const [x, y, z] = cubeXYZ(s);
-      const ax = x + CHECK_TABLE[c * 5 + 1];
-      const ay = y + CHECK_TABLE[c * 5 + 2];
-      const az = z + CHECK_TABLE[c * 5 + 3];
+      const ax = sXYZ[s * 3] + CHECK_TABLE[c * 5 + 1];
+      const ay = sXYZ[s * 3 + 1] + CHECK_TABLE[c * 5 + 2];
+      const az = sXYZ[s * 3 + 2] + CHECK_TABLE[c * 5 + 3];
       if (ax >= 0 && ay >= 0 && az >= 0 && ax < R && ay < R && az < R) {
         const t = sIndex.get(ckey(ax, ay, az));
         if (t >= 0 && CHECK_TABLE[sCase[t] * 5] === 1) c = CHECK_TABLE[c * 5 + 4];
@@ -289,64 +320,40 @@ export function extractMesh(
     caseId[s] = c;
   }
 
-  // Per-corner data of a surface cube (untouched corners: sdf 1, undeformed position, colour sigmoid(0)).
-  const cornerSdf = (s: number, k: number): number => {
-    const v = sCorner[s * 8 + k];
-    return v >= 0 ? vsdf[v] : 1;
-  };
-  const cornerPos = (s: number, k: number, out: Float64Array, o: number): void => {
-    const v = sCorner[s * 8 + k];
-    if (v >= 0) {
-      out[o] = vpos[v * 3];
-      out[o + 1] = vpos[v * 3 + 1];
-      out[o + 2] = vpos[v * 3 + 2];
-    } else {
-      const [x, y, z] = cubeXYZ(s);
-      out[o] = (x + (k & 1)) / R - 0.5;
-      out[o + 1] = (y + ((k >> 1) & 1)) / R - 0.5;
-      out[o + 2] = (z + ((k >> 2) & 1)) / R - 0.5;
-    }
-  };
-  const cornerCol = (s: number, k: number, c: number): number => {
-    const v = sCorner[s * 8 + k];
-    return v >= 0 ? vcol[v * 6 + c] : 0.5;
-  };
-  // Normalised weights of a surface cube (cubes without a voxel have raw weights 0).
-  const weightOf = (s: number, j: number): number => {
-    const vox = cubeVoxel.get(sKey[s]);
-    return vox >= 0 ? feats[vox * FLEXICUBES_CHANNELS + WEIGHT_OFF + j] : 0;
-  };
-
-  // 5. Surface edges (sign changes), numbered in the order of their (first, second) dense vertex ids.
+  // 5. Surface edges (sign changes), numbered in the order of their (first, second) dense vertex ids, the pair
+  //    oriented as CUBE_EDGES orients it (consistent across the cubes sharing an edge).
   const edgeMap = new IntMap(S * 3);
-  const edgeSort: number[] = []; // first * 2^25 + second
-  const edgeCount: number[] = [];
-  const edgeFirstSdf: number[] = [];
-  const cubeEdgeRaw = new Int32Array(S * 12).fill(-1);
+  const edgeSort = new Float64Array(S * 12); // first * 2^25 + second
+  const edgeCount = new Uint8Array(S * 12);
+  const edgeFirst = new Int32Array(S * 12); // grid-vertex record of the first endpoint
+  const cubeEdge = new Int32Array(S * 12).fill(-1);
+  let E = 0;
   for (let s = 0; s < S; s++) {
-    const [x, y, z] = cubeXYZ(s);
+    const x = sXYZ[s * 3];
+    const y = sXYZ[s * 3 + 1];
+    const z = sXYZ[s * 3 + 2];
     for (let e = 0; e < 12; e++) {
       const a = CUBE_EDGES[2 * e];
       const b = CUBE_EDGES[2 * e + 1];
-      const sa = cornerSdf(s, a);
-      const sb = cornerSdf(s, b);
-      if (sa < 0 === sb < 0) continue;
+      const ra = corner[s * 8 + a];
+      if (vsdf[ra] < 0 === vsdf[corner[s * 8 + b]] < 0) continue;
       const va = vkey(x + (a & 1), y + ((a >> 1) & 1), z + ((a >> 2) & 1));
       const vb = vkey(x + (b & 1), y + ((b >> 1) & 1), z + ((b >> 2) & 1));
       const dir = (a ^ b) === 1 ? 0 : (a ^ b) === 2 ? 1 : 2;
-      const id = Math.min(va, vb) * 3 + dir;
-      const u = edgeMap.getOrInsert(id, edgeSort.length);
-      if (u === edgeSort.length) {
-        edgeSort.push(va * 33554432 + vb);
-        edgeCount.push(0);
-        edgeFirstSdf.push(sa);
+      const u = edgeMap.getOrInsert(Math.min(va, vb) * 3 + dir, E);
+      if (u === E) {
+        edgeSort[E] = va * 33554432 + vb;
+        edgeFirst[E] = ra;
+        E++;
       }
       edgeCount[u]++;
-      cubeEdgeRaw[s * 12 + e] = u;
+      cubeEdge[s * 12 + e] = u;
     }
   }
-  const E = edgeSort.length;
-  const order = Array.from({ length: E }, (_, i) => i).sort((i, j) => edgeSort[i] - edgeSort[j]);
+  const order = new Uint32Array(E);
+  for (let i = 0; i < E; i++) order[i] = i;
+  order.sort((i, j) => edgeSort[i] - edgeSort[j]);
+  stats.surfaceEdges = E;
 
   // 6. Dual vertices: beta-weighted mean of the alpha-weighted edge crossings of each edge group.
   let V = 0;
@@ -355,77 +362,89 @@ export function extractMesh(
   const vdCol = new Float64Array(V * 6);
   const vdGamma = new Float32Array(V);
   const vdOfCubeEdge = new Int32Array(S * 12).fill(-1);
-  const p0 = new Float64Array(3);
-  const p1 = new Float64Array(3);
   const fws = f32(ws);
   const gOff = f32((1 - ws) / 2);
+  const w = new Float64Array(21); // normalised weights of the current cube
   let next = 0;
   for (let num = 1; num <= 4; num++) {
     for (let s = 0; s < S; s++) {
       const cs = caseId[s];
       if (NUM_VD_TABLE[cs] !== num) continue;
-      const gamma = f32(f32(f32(sigmoid(weightOf(s, 20))) * fws) + gOff);
+      // Cubes without a voxel have raw weights 0 (beta = alpha = 1, gamma = 0.5), as in the dense grid.
+      const vox = cubeVoxel.get(sKey[s]);
+      const wo = vox * FLEXICUBES_CHANNELS + WEIGHT_OFF;
+      for (let j = 0; j < 20; j++) w[j] = Math.tanh(vox >= 0 ? feats[wo + j] : 0) * ws + 1;
+      const gamma = f32(f32(f32(sigmoid(vox >= 0 ? feats[wo + 20] : 0)) * fws) + gOff);
       for (let j = 0; j < num; j++) {
         const d = next++;
         vdGamma[d] = gamma;
         let bsum = 0;
+        let px = 0;
+        let py = 0;
+        let pz = 0;
         for (let t = 0; t < 7; t++) {
           const e = DMC_TABLE[cs * 28 + j * 7 + t];
           if (e < 0) continue;
           const a = CUBE_EDGES[2 * e];
           const b = CUBE_EDGES[2 * e + 1];
-          const wa = cornerSdf(s, a) * (Math.tanh(weightOf(s, 12 + a)) * ws + 1);
-          const wb = cornerSdf(s, b) * (Math.tanh(weightOf(s, 12 + b)) * ws + 1);
-          const beta = Math.tanh(weightOf(s, e)) * ws + 1;
+          const ra = corner[s * 8 + a];
+          const rb = corner[s * 8 + b];
+          const wa = vsdf[ra] * w[12 + a];
+          const wb = vsdf[rb] * w[12 + b];
+          const beta = w[e];
           // crossing = (p_a * wb - p_b * wa) / (wb - wa), weighted by beta
           const ka = (wb / (wb - wa)) * beta;
           const kb = (-wa / (wb - wa)) * beta;
-          cornerPos(s, a, p0, 0);
-          cornerPos(s, b, p1, 0);
-          for (let c = 0; c < 3; c++) vd[d * 3 + c] += p0[c] * ka + p1[c] * kb;
-          for (let c = 0; c < 6; c++) vdCol[d * 6 + c] += cornerCol(s, a, c) * ka + cornerCol(s, b, c) * kb;
+          px += vpos[ra * 3] * ka + vpos[rb * 3] * kb;
+          py += vpos[ra * 3 + 1] * ka + vpos[rb * 3 + 1] * kb;
+          pz += vpos[ra * 3 + 2] * ka + vpos[rb * 3 + 2] * kb;
+          for (let c = 0; c < 6; c++) vdCol[d * 6 + c] += vcol[ra * 6 + c] * ka + vcol[rb * 6 + c] * kb;
           bsum += beta;
           vdOfCubeEdge[s * 12 + e] = d;
         }
-        for (let c = 0; c < 3; c++) vd[d * 3 + c] /= bsum;
+        vd[d * 3] = px / bsum;
+        vd[d * 3 + 1] = py / bsum;
+        vd[d * 3 + 2] = pz / bsum;
         for (let c = 0; c < 6; c++) vdCol[d * 6 + c] /= bsum;
       }
     }
   }
 
-  // 7. Quads around the surface edges shared by 4 surface cubes, split along the diagonal with the larger gamma
-  //    product; winding faces the positive sdf.
+  // 7. Quads around the surface edges shared by 4 surface cubes (their dual vertices in cube order), split along
+  //    the diagonal with the larger gamma product; winding faces the positive sdf.
   const quadSlots = new Int32Array(E * 4);
   const quadFill = new Uint8Array(E);
+  let Q = 0;
   for (let s = 0; s < S; s++) {
     for (let e = 0; e < 12; e++) {
-      const u = cubeEdgeRaw[s * 12 + e];
+      const u = cubeEdge[s * 12 + e];
       if (u < 0 || edgeCount[u] !== 4) continue;
       const d = vdOfCubeEdge[s * 12 + e];
       if (d < 0)
         throw new Error(`extractMesh: surface edge ${e} of cube ${sKey[s]} has no dual vertex (table bug)`);
       quadSlots[u * 4 + quadFill[u]++] = d;
+      if (quadFill[u] === 4) Q++;
     }
   }
-  const tris: number[] = [];
-  const q = [0, 0, 0, 0];
+  const faces = new Uint32Array(Q * 6);
+  let f = 0;
+  const FLIP = [0, 1, 3, 2];
+  const KEEP = [2, 3, 1, 0];
   for (const flipped of [true, false]) {
+    const perm = flipped ? FLIP : KEEP;
     for (let r = 0; r < E; r++) {
       const u = order[r];
-      if (edgeCount[u] !== 4 || edgeFirstSdf[u] > 0 !== flipped) continue;
-      const o = u * 4;
-      const perm = flipped ? [0, 1, 3, 2] : [2, 3, 1, 0];
-      for (let i = 0; i < 4; i++) q[i] = quadSlots[o + perm[i]];
-      const g02 = f32(vdGamma[q[0]] * vdGamma[q[2]]);
-      const g13 = f32(vdGamma[q[1]] * vdGamma[q[3]]);
-      if (g02 > g13) tris.push(q[0], q[1], q[2], q[0], q[2], q[3]);
-      else tris.push(q[0], q[1], q[3], q[3], q[1], q[2]);
+      if (edgeCount[u] !== 4 || vsdf[edgeFirst[u]] > 0 !== flipped) continue;
+      const q0 = quadSlots[u * 4 + perm[0]];
+      const q1 = quadSlots[u * 4 + perm[1]];
+      const q2 = quadSlots[u * 4 + perm[2]];
+      const q3 = quadSlots[u * 4 + perm[3]];
+      if (f32(vdGamma[q0] * vdGamma[q2]) > f32(vdGamma[q1] * vdGamma[q3]))
+        faces.set([q0, q1, q2, q0, q2, q3], f);
+      else faces.set([q0, q1, q3, q3, q1, q2], f);
+      f += 6;
     }
   }
-  return {
-    vertices: Float32Array.from(vd),
-    faces: Uint32Array.from(tris),
-    vertexAttrs: Float32Array.from(vdCol),
-    stats: { voxels: n, gridVertices: nv, surfaceCubes: S, surfaceEdges: E, quads: tris.length / 6 },
-  };
+  stats.quads = Q;
+  return { vertices: Float32Array.from(vd), faces, vertexAttrs: Float32Array.from(vdCol), stats };
 }
