@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { requireGpu } from '../../test/helpers/gpu.ts';
+import { readImage } from '../io/image.ts';
+import type { SplatInput } from './splat.cpu.ts';
+import { type Frame, renderTurntable, writeFrames, writeGif } from './turntable.ts';
+
+/** Two coloured Gaussians off the turntable axis, so successive frames differ. */
+const SCENE: SplatInput = {
+  positions: new Float32Array([0.25, 0, 0, -0.1, 0.2, 0.1]),
+  scales: new Float32Array([0.08, 0.04, 0.04, 0.05, 0.05, 0.12]),
+  rotations: new Float32Array([1, 0, 0, 0, Math.SQRT1_2, Math.SQRT1_2, 0, 0]),
+  opacities: new Float32Array([0.9, 0.7]),
+  colors: new Float32Array([1, 0.2, 0.1, 0.1, 0.4, 1]),
+};
+
+test('turntable: frames on GPU match the CPU twin, differ between views, white background', async (t) => {
+  const gpu = await requireGpu(t);
+  const cpu = await renderTurntable(null, SCENE, { frames: 5, size: 48 });
+  assert.equal(cpu.length, 5);
+  // Corner pixel: white background, zero alpha.
+  assert.deepEqual([...cpu[0]!.rgba.subarray(0, 4)], [255, 255, 255, 0]);
+  // Frame 0 and frame 2 (yaw ~ pi) see different sides.
+  let changed = 0;
+  for (let i = 0; i < cpu[0]!.rgba.length; i++) if (cpu[0]!.rgba[i] !== cpu[2]!.rgba[i]) changed++;
+  assert.ok(changed > 100, `views differ (${changed} bytes)`);
+  if (!gpu) return;
+  const g = await renderTurntable(gpu, SCENE, { frames: 5, size: 48 });
+  for (let f = 0; f < 5; f++) {
+    // 8-bit truncation of values that agree to ~1e-5 (splat.test.ts) moves a byte by at most 1.
+    let worst = 0;
+    for (let i = 0; i < g[f]!.rgba.length; i++)
+      worst = Math.max(worst, Math.abs(g[f]!.rgba[i]! - cpu[f]!.rgba[i]!));
+    assert.ok(worst <= 1, `frame ${f}: max byte diff ${worst}`);
+  }
+});
+
+test('turntable: PNG frames and animated GIF/WebP round-trip', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'turntable-'));
+  try {
+    const frames = await renderTurntable(null, SCENE, { frames: 4, size: 24 });
+    const paths = await writeFrames(join(dir, 'frames'), frames);
+    assert.deepEqual(await readdir(join(dir, 'frames')), ['000.png', '001.png', '002.png', '003.png']);
+    const back = await readImage(paths[1]!);
+    assert.equal(back.width, 24);
+    assert.equal(back.channels, 4);
+    assert.deepEqual(Buffer.from(back.data), Buffer.from(frames[1]!.rgba));
+
+    await writeGif(join(dir, 'tt.gif'), frames, { fps: 25 });
+    const gifBytes = await readFile(join(dir, 'tt.gif'));
+    assert.equal(gifBytes.subarray(0, 6).toString('latin1'), 'GIF89a');
+    const meta = await sharp(gifBytes, { animated: true }).metadata();
+    assert.equal(meta.pages, 4);
+    assert.equal(meta.pageHeight, 24);
+    assert.deepEqual(meta.delay, [40, 40, 40, 40]);
+    assert.equal(meta.loop, 0);
+
+    await writeGif(join(dir, 'tt.webp'), frames, { fps: 10 });
+    const webp = await sharp(join(dir, 'tt.webp'), { animated: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    assert.equal(webp.info.pages, 4);
+    // Lossless WebP: frame 2 comes back byte for byte (fully transparent pixels may lose their colour).
+    const h = 24 * 24 * 4;
+    const f2 = webp.data.subarray(2 * h, 3 * h);
+    for (let i = 0; i < h; i += 4) {
+      if (frames[2]!.rgba[i + 3] === 0) continue;
+      for (let c = 0; c < 4; c++)
+        assert.equal(f2[i + c], frames[2]!.rgba[i + c], `pixel ${i / 4} channel ${c}`);
+    }
+    // No temporary files left behind.
+    assert.deepEqual((await readdir(dir)).sort(), ['frames', 'tt.gif', 'tt.webp']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('turntable: mismatched frames are refused with their sizes', async () => {
+  const a: Frame = { width: 2, height: 2, rgba: new Uint8Array(16) };
+  const b: Frame = { width: 3, height: 2, rgba: new Uint8Array(24) };
+  await assert.rejects(
+    writeGif('/nonexistent/x.gif', [a, b]),
+    /writeGif: frame 1 is 3x2 with 24 bytes, expected 2x2/,
+  );
+  await assert.rejects(writeGif('/nonexistent/x.gif', []), /writeGif: no frames/);
+});
