@@ -1,0 +1,260 @@
+/**
+ * SLAT mesh decoder network (official `SLatMeshDecoder`, A:`.../structured_latent_vae/decoder_mesh.py`,
+ * ARCHITECTURE.md §f.2) up to its FlexiCubes features: the shared trunk (no final LayerNorm), two
+ * `SparseSubdivideBlock3d` (C -> C/4 at 2x resolution, C/4 -> C/8 at 4x), then `h -> f32, out_layer C/8 -> 101`.
+ * The result is 101 channels per voxel at 4 * resolution (256^3 for the released model): sdf 8 | deform 24 |
+ * weights 21 | colour 48, which `extractMesh` (src/representations/flexicubes.ts) turns into a mesh.
+ *
+ * SparseSubdivideBlock3d(C -> C'):
+ *   h = SiLU(GroupNorm32(x))                     # 32 groups, eps 1e-5, affine; statistics per batch item, f32
+ *   h, x = subdivide(h), subdivide(x)            # 8 children per voxel at 2c + (i, j, k), features copied
+ *   h = conv3(SiLU(GroupNorm32(conv3(h))))       # submanifold 3x3x3 convolutions at the new resolution
+ *   return h + skip(x)                           # skip = SubMConv k = 1 with spconv's [Cin, Cout] reinterpretation
+ *
+ * Precision (use_fp16): block Linear layers, the subdivide blocks' convolutions and the stream are f16; GroupNorm
+ * computes in f32 and rounds once to the stream dtype (GroupNorm32); out_layer is f32.
+ *
+ * @example
+ * const dec = await SLatMeshDecoder.load(store, json.args, { gpu });
+ * const { coords, feats, resolution } = await dec.decodeFeatures(slat);
+ * const mesh = extractMesh(coords, feats, { resolution });
+ */
+
+import { add, cast, concat, groupNorm, linear, silu, slice } from '../nn/ops.ts';
+import type { WeightStore } from '../nn/weights.ts';
+import type { DType } from '../runtime/dtype.ts';
+import type { GpuContext } from '../runtime/gpu.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import { prepareSparseConvWeight, type SparseConvWeight, submConv3d } from '../sparse/conv.ts';
+import { sparseSubdivide } from '../sparse/resample.ts';
+import type { SparseTensor } from '../sparse/sparse-tensor.ts';
+import {
+  loadSlatWeights,
+  resolveSlatTrunk,
+  type SlatDecoderConfig,
+  type SlatDecoderLoadOptions,
+  SlatTrunk,
+  type SlatTrunkDims,
+  slatModelDtype,
+  slatTrunkExpectedShapes,
+  TRUNK_F16_KEY,
+} from './slat-decoder-base.ts';
+
+/** FlexiCubes feature channels with colour (`SparseFeatures2Mesh._calc_layout`, use_color true). */
+export const MESH_FEATURE_CHANNELS = 101;
+/** Channel ranges [start, end) of the 101 features. */
+export const MESH_FEATURE_LAYOUT = {
+  sdf: [0, 8],
+  deform: [8, 32],
+  weights: [32, 53],
+  color: [53, 101],
+} as const;
+const GROUPS = 32;
+const GN_EPS = 1e-5;
+const UPSAMPLE_F16_KEY = /^upsample\.\d+\.(out_layers\.[03]|skip_connection)\.conv\./;
+
+/** Channels through the two subdivide blocks: C -> C/4 -> C/8. */
+function upsampleChannels(C: number): [number, number][] {
+  return [
+    [C, C / 4],
+    [C / 4, C / 8],
+  ];
+}
+
+function featureChannels(config: SlatDecoderConfig): number {
+  const useColor = (config.representation_config as { use_color?: boolean } | undefined)?.use_color ?? false;
+  return useColor ? MESH_FEATURE_CHANNELS : 53;
+}
+
+/** The exact state-dict key -> shape table of the official module. */
+export function slatMeshExpectedShapes(config: SlatDecoderConfig): Map<string, number[]> {
+  const d = resolveSlatTrunk(config, 'SLatMeshDecoder');
+  if (d.C % 8 !== 0 || (d.C / 8) % GROUPS !== 0) {
+    throw new Error(
+      `SLatMeshDecoder config: model_channels ${d.C} must be a multiple of 256 (GroupNorm(32) runs on model_channels / 8)`,
+    );
+  }
+  const m = slatTrunkExpectedShapes(d);
+  upsampleChannels(d.C).forEach(([cin, cout], i) => {
+    const p = `upsample.${i}`;
+    m.set(`${p}.act_layers.0.weight`, [cin]);
+    m.set(`${p}.act_layers.0.bias`, [cin]);
+    m.set(`${p}.out_layers.0.conv.weight`, [cout, 3, 3, 3, cin]);
+    m.set(`${p}.out_layers.0.conv.bias`, [cout]);
+    m.set(`${p}.out_layers.1.weight`, [cout]);
+    m.set(`${p}.out_layers.1.bias`, [cout]);
+    m.set(`${p}.out_layers.3.conv.weight`, [cout, 3, 3, 3, cout]);
+    m.set(`${p}.out_layers.3.conv.bias`, [cout]);
+    m.set(`${p}.skip_connection.conv.weight`, [cout, 1, 1, 1, cin]);
+    m.set(`${p}.skip_connection.conv.bias`, [cout]);
+  });
+  const out = featureChannels(config);
+  m.set('out_layer.weight', [out, d.C / 8]);
+  m.set('out_layer.bias', [out]);
+  return m;
+}
+
+/**
+ * GroupNorm32 over a sparse tensor's features, statistics per batch item (official `SparseGroupNorm32`): f32
+ * arithmetic, output in the features' dtype.
+ * @example
+ * const h = sparseGroupNorm(x, weight, bias); // x [N, C], C % 32 === 0
+ */
+export function sparseGroupNorm(x: SparseTensor, weight: Tensor | null, bias: Tensor | null): Tensor {
+  const opts = { groups: GROUPS, eps: GN_EPS };
+  if (x.batchSize === 1) return groupNorm(x.feats, weight, bias, opts);
+  const parts: Tensor[] = [];
+  for (let b = 0; b < x.batchSize; b++) {
+    const rows = slice(x.feats, 0, x.batchStarts[b], x.batchStarts[b + 1]);
+    parts.push(groupNorm(rows, weight, bias, opts));
+    rows.dispose();
+  }
+  const out = concat(parts, 0);
+  for (const t of parts) t.dispose();
+  return out;
+}
+
+interface SubdivideWeights {
+  gn1W: Tensor;
+  gn1B: Tensor;
+  conv1: SparseConvWeight;
+  conv1B: Tensor;
+  gn2W: Tensor;
+  gn2B: Tensor;
+  conv2: SparseConvWeight;
+  conv2B: Tensor;
+  skip: SparseConvWeight;
+  skipB: Tensor;
+}
+
+/** The mesh decoder's per-voxel FlexiCubes features at 4x the latent resolution. */
+export interface MeshFeatures {
+  /** [M*4] (batch, x, y, z) at `resolution`, in the official row order (subdivision children order). */
+  coords: Int32Array;
+  /** [M*101] float32. */
+  feats: Float32Array;
+  resolution: number;
+}
+
+export class SLatMeshDecoder {
+  readonly config: SlatDecoderConfig;
+  readonly dims: SlatTrunkDims;
+  readonly dtype: DType;
+  readonly gpu: GpuContext | null;
+  private readonly trunk: SlatTrunk;
+  private readonly w: Map<string, Tensor>;
+  private readonly blocks: SubdivideWeights[] = [];
+
+  private constructor(
+    config: SlatDecoderConfig,
+    gpu: GpuContext | null,
+    dtype: DType,
+    w: Map<string, Tensor>,
+  ) {
+    this.config = config;
+    this.dims = resolveSlatTrunk(config, 'SLatMeshDecoder');
+    this.gpu = gpu;
+    this.dtype = dtype;
+    this.w = w;
+    this.trunk = new SlatTrunk(this.dims, w, dtype);
+    const g = (k: string) => this.trunk.weight(k);
+    for (let i = 0; i < 2; i++) {
+      const p = `upsample.${i}`;
+      this.blocks.push({
+        gn1W: g(`${p}.act_layers.0.weight`),
+        gn1B: g(`${p}.act_layers.0.bias`),
+        conv1: prepareSparseConvWeight(g(`${p}.out_layers.0.conv.weight`)),
+        conv1B: g(`${p}.out_layers.0.conv.bias`),
+        gn2W: g(`${p}.out_layers.1.weight`),
+        gn2B: g(`${p}.out_layers.1.bias`),
+        conv2: prepareSparseConvWeight(g(`${p}.out_layers.3.conv.weight`)),
+        conv2B: g(`${p}.out_layers.3.conv.bias`),
+        skip: prepareSparseConvWeight(g(`${p}.skip_connection.conv.weight`)),
+        skipB: g(`${p}.skip_connection.conv.bias`),
+      });
+    }
+  }
+
+  /**
+   * Checks every key and shape, then loads the weights (block Linear layers and the subdivide blocks'
+   * convolutions in the model dtype; GroupNorm, input and output layers f32).
+   * @example
+   * const dec = await SLatMeshDecoder.load(store, json.args, { gpu });
+   */
+  static async load(
+    store: WeightStore,
+    config: SlatDecoderConfig,
+    options: SlatDecoderLoadOptions,
+  ): Promise<SLatMeshDecoder> {
+    const expected = slatMeshExpectedShapes(config);
+    const dtype = slatModelDtype(config, options);
+    const w = await loadSlatWeights(
+      store,
+      expected,
+      (k) => TRUNK_F16_KEY.test(k) || UPSAMPLE_F16_KEY.test(k),
+      options.gpu,
+      dtype,
+      'SLatMeshDecoder',
+    );
+    return new SLatMeshDecoder(config, options.gpu, dtype, w);
+  }
+
+  dispose(): void {
+    // k = 1 weights are re-laid-out copies; k = 3 matrices alias the loaded tensors.
+    for (const b of this.blocks) b.skip.matrix.dispose();
+    for (const t of this.w.values()) t.dispose();
+  }
+
+  private subdivideBlock(x: SparseTensor, b: SubdivideWeights): SparseTensor {
+    const n1 = sparseGroupNorm(x, b.gn1W, b.gn1B);
+    const a1 = silu(n1);
+    n1.dispose();
+    const hs = sparseSubdivide(x.withFeats(a1));
+    a1.dispose();
+    const xs = sparseSubdivide(x);
+    const c1 = submConv3d(hs, b.conv1, b.conv1B);
+    hs.feats.dispose();
+    const n2 = sparseGroupNorm(c1, b.gn2W, b.gn2B);
+    c1.feats.dispose();
+    const a2 = silu(n2);
+    n2.dispose();
+    const c2 = submConv3d(c1.withFeats(a2), b.conv2, b.conv2B);
+    a2.dispose();
+    const skip = submConv3d(xs, b.skip, b.skipB);
+    xs.feats.dispose();
+    const out = add(c2.feats, skip.feats);
+    c2.feats.dispose();
+    skip.feats.dispose();
+    return c2.withFeats(out);
+  }
+
+  /**
+   * Trunk + the two subdivide blocks + out_layer: [M, 101] f32 features at 4x resolution (on x's device).
+   * The intermediate tensors are disposed; the caller owns the result's feats (and may call disposeCache on x).
+   */
+  forward(x: SparseTensor): SparseTensor {
+    let h = this.trunk.forward(x);
+    for (const b of this.blocks) {
+      const next = this.subdivideBlock(h, b);
+      h.feats.dispose();
+      h = next;
+    }
+    const h32 = h.feats.dtype === 'f32' ? h.feats : cast(h.feats, 'f32');
+    if (h32 !== h.feats) h.feats.dispose();
+    const out = linear(h32, this.trunk.weight('out_layer.weight'), this.trunk.weight('out_layer.bias'));
+    h32.dispose();
+    return h.withFeats(out);
+  }
+
+  /**
+   * Runs the network and reads the features back for the FlexiCubes extractor.
+   * @example
+   * const { coords, feats, resolution } = await dec.decodeFeatures(slat); // feats.length === 101 * coords.length / 4
+   */
+  async decodeFeatures(x: SparseTensor): Promise<MeshFeatures> {
+    const h = this.forward(x);
+    const feats = await h.feats.toArray();
+    h.feats.dispose();
+    return { coords: h.coords, feats, resolution: this.dims.res * 4 };
+  }
+}
