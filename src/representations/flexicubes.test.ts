@@ -24,6 +24,10 @@ test('extractMesh matches the official SparseFeatures2Mesh (R = 32 fixture) inde
     for (let i = 0; i < wantA.length; i++) da = Math.max(da, Math.abs(mesh.vertexAttrs[i] - wantA[i]));
     let faceMismatch = 0;
     for (let i = 0; i < wantF.length; i++) if (mesh.faces[i] !== wantF[i]) faceMismatch++;
+    console.log(JSON.stringify(mesh.stats));
+    // The fixture must exercise the sparse re-creation of the dense grid's defaults and the ambiguity rule.
+    assert.ok(mesh.stats.surfaceCubesWithoutVoxel > 0, 'fixture has surface cubes without a voxel');
+    assert.ok(mesh.stats.ambiguousResolved > 0, 'fixture has resolved C16/C19 ambiguities');
     console.log(
       `flexicubes parity: ${wantV.length / 3} vertices, ${wantF.length / 3} faces, max |dv| ${dv.toExponential(2)}, ` +
         `max |dattr| ${da.toExponential(2)}, face index mismatches ${faceMismatch}, ${ms.toFixed(1)} ms`,
@@ -36,4 +40,136 @@ test('extractMesh matches the official SparseFeatures2Mesh (R = 32 fixture) inde
   } finally {
     await r.close();
   }
+});
+
+/** Deterministic pseudo-random numbers in [-0.5, 0.5) (LCG; the values only need to be awkward, not good). */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32 - 0.5;
+  };
+}
+
+/** Voxels of a spherical shell |d - radius| < width with the exact corner sdf and random other channels. */
+function shell(R: number, centre: number[], radius: number, width: number, seed: number) {
+  const rnd = lcg(seed);
+  const vox: number[] = [];
+  for (let x = 0; x < R; x++)
+    for (let y = 0; y < R; y++)
+      for (let z = 0; z < R; z++) {
+        const d = Math.hypot(x + 0.5 - centre[0], y + 0.5 - centre[1], z + 0.5 - centre[2]);
+        if (Math.abs(d - radius) < width) vox.push(x, y, z);
+      }
+  const n = vox.length / 3;
+  const coords = new Int32Array(n * 4);
+  const feats = new Float32Array(n * FLEXICUBES_CHANNELS);
+  for (let i = 0; i < n; i++) {
+    coords.set([0, vox[i * 3], vox[i * 3 + 1], vox[i * 3 + 2]], i * 4);
+    for (let k = 0; k < 8; k++) {
+      const c = [vox[i * 3] + (k & 1), vox[i * 3 + 1] + ((k >> 1) & 1), vox[i * 3 + 2] + ((k >> 2) & 1)];
+      feats[i * FLEXICUBES_CHANNELS + k] =
+        (Math.hypot(c[0] - centre[0], c[1] - centre[1], c[2] - centre[2]) - radius) / R;
+    }
+    for (let c = 8; c < FLEXICUBES_CHANNELS; c++) feats[i * FLEXICUBES_CHANNELS + c] = rnd() * 4;
+  }
+  return { coords, feats, n };
+}
+
+/** Each directed edge exactly once and its reverse exactly once (closed, consistently oriented 2-manifold). */
+function assertClosedOriented(faces: Uint32Array, nv: number): void {
+  const directed = new Map<number, number>();
+  for (let f = 0; f < faces.length; f += 3) {
+    for (let j = 0; j < 3; j++) {
+      const key = faces[f + j] * nv + faces[f + ((j + 1) % 3)];
+      directed.set(key, (directed.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [key, count] of directed) {
+    assert.equal(count, 1, `directed edge ${key} used ${count} times`);
+    const a = Math.floor(key / nv);
+    const b = key % nv;
+    assert.equal(directed.get(b * nv + a), 1, `edge ${a}-${b} has no opposite half-edge (hole)`);
+  }
+}
+
+function signedVolume(v: Float32Array, faces: Uint32Array): number {
+  let vol = 0;
+  for (let f = 0; f < faces.length; f += 3) {
+    const [a, b, c] = [faces[f] * 3, faces[f + 1] * 3, faces[f + 2] * 3];
+    vol +=
+      v[a] * (v[b + 1] * v[c + 2] - v[b + 2] * v[c + 1]) -
+      v[a + 1] * (v[b] * v[c + 2] - v[b + 2] * v[c]) +
+      v[a + 2] * (v[b] * v[c + 1] - v[b + 1] * v[c]);
+  }
+  return vol / 6;
+}
+
+test('extractMesh: one inside voxel alone -> closed box of 24 quads around it, outward winding', () => {
+  const R = 7; // odd size, voxel off-centre
+  const coords = new Int32Array([0, 2, 3, 4]);
+  const feats = new Float32Array(FLEXICUBES_CHANNELS);
+  feats.fill(-0.3, 0, 8); // all 8 corners inside; every other grid vertex is untouched (sdf 1)
+  const m = extractMesh(coords, feats, { resolution: R });
+  assert.equal(m.stats.surfaceCubes, 26);
+  assert.equal(m.stats.surfaceCubesWithoutVoxel, 26);
+  assert.equal(m.stats.surfaceEdges, 24);
+  assert.equal(m.faces.length / 3, 48);
+  assertClosedOriented(m.faces, m.vertices.length / 3);
+  assert.ok(signedVolume(m.vertices, m.faces) > 0, 'normals point to positive sdf (outward)');
+  // untouched corners: colour sigmoid(0) = 0.5; touched ones sigmoid(0) too here -> all attrs 0.5
+  for (const a of m.vertexAttrs) assert.ok(Math.abs(a - 0.5) < 1e-7);
+});
+
+test('extractMesh: spherical shell at R = 40 is closed, outward, with the expected volume', () => {
+  const R = 40;
+  const radius = 11.3;
+  const { coords, feats } = shell(R, [19.6, 20.2, 18.9], radius, 1.6, 3);
+  const m = extractMesh(coords, feats, { resolution: R });
+  assertClosedOriented(m.faces, m.vertices.length / 3);
+  const vol = signedVolume(m.vertices, m.faces);
+  const want = (4 / 3) * Math.PI * (radius / R) ** 3;
+  // Random deform (up to half a cell) and weights move the surface by < 1 cell: volume within ~3 cells of radius.
+  assert.ok(vol > 0 && Math.abs(vol - want) / want < (3 * 3) / radius, `volume ${vol} vs sphere ${want}`);
+  for (const x of m.vertices) assert.ok(Math.abs(x) <= 0.5, 'vertices inside [-0.5, 0.5]');
+  for (const a of m.vertexAttrs) assert.ok(a >= 0 && a <= 1, 'attrs are sigmoid colours');
+});
+
+test('extractMesh: voxel order does not matter (same faces, positions within float32 rounding)', () => {
+  const R = 24;
+  const { coords, feats, n } = shell(R, [11.5, 12.3, 12.8], 6.2, 1.4, 7);
+  const a = extractMesh(coords, feats, { resolution: R });
+  const rnd = lcg(11);
+  const perm = Array.from({ length: n }, (_, i) => i).sort(() => rnd());
+  const c2 = new Int32Array(n * 4);
+  const f2 = new Float32Array(n * FLEXICUBES_CHANNELS);
+  perm.forEach((src, dst) => {
+    c2.set(coords.subarray(src * 4, src * 4 + 4), dst * 4);
+    f2.set(
+      feats.subarray(src * FLEXICUBES_CHANNELS, (src + 1) * FLEXICUBES_CHANNELS),
+      dst * FLEXICUBES_CHANNELS,
+    );
+  });
+  const b = extractMesh(c2, f2, { resolution: R });
+  assert.deepEqual([...b.faces], [...a.faces]);
+  let d = 0;
+  for (let i = 0; i < a.vertices.length; i++) d = Math.max(d, Math.abs(a.vertices[i] - b.vertices[i]));
+  // only the float32 summation order of vertex means changes: a few ulps of 1/R-sized values
+  assert.ok(d < 1e-6, `max diff ${d}`);
+});
+
+test('extractMesh: nothing inside -> empty mesh; bad shapes and coordinates are named', () => {
+  const coords = new Int32Array([0, 1, 1, 1]);
+  const feats = new Float32Array(FLEXICUBES_CHANNELS).fill(0.5);
+  const m = extractMesh(coords, feats, { resolution: 4 });
+  assert.equal(m.vertices.length, 0);
+  assert.equal(m.faces.length, 0);
+  const none = extractMesh(new Int32Array(0), new Float32Array(0), { resolution: 256 });
+  assert.equal(none.faces.length, 0);
+  assert.throws(() => extractMesh(coords, new Float32Array(100), { resolution: 4 }), /feats \[100\]/);
+  assert.throws(
+    () => extractMesh(new Int32Array([0, 4, 0, 0]), feats, { resolution: 4 }),
+    /outside the 4\^3 grid/,
+  );
+  assert.throws(() => extractMesh(coords, feats, { resolution: 0 }), /resolution/);
 });

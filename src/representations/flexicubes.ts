@@ -58,7 +58,18 @@ export interface ExtractedMesh {
   /** [V*6] interpolated sigmoid colours (RGB, then 3 normal-like channels) in [0, 1]. */
   vertexAttrs: Float32Array;
   /** Sizes of the intermediate sets, for logging and tests. */
-  stats: { voxels: number; gridVertices: number; surfaceCubes: number; surfaceEdges: number; quads: number };
+  stats: {
+    voxels: number;
+    /** Grid vertices touched by a voxel corner. */
+    gridVertices: number;
+    surfaceCubes: number;
+    /** Surface cubes no voxel occupies (weights 0 in the official dense grid). */
+    surfaceCubesWithoutVoxel: number;
+    /** Ambiguous (C16/C19) cases replaced because the face neighbour is ambiguous too. */
+    ambiguousResolved: number;
+    surfaceEdges: number;
+    quads: number;
+  };
 }
 
 /** Open-addressing hash map from non-negative int32 keys to int32 values (linear probing, power-of-2 size). */
@@ -292,7 +303,15 @@ export function extractMesh(
     for (let c = 0; c < 3; c++) vpos[v * 3 + c] = extra[(v - nv) * 3 + c] / R - 0.5;
     vcol.fill(0.5, v * 6, v * 6 + 6);
   }
-  const stats = { voxels: n, gridVertices: nv, surfaceCubes: S, surfaceEdges: 0, quads: 0 };
+  const stats = {
+    voxels: n,
+    gridVertices: nv,
+    surfaceCubes: S,
+    surfaceCubesWithoutVoxel: 0,
+    ambiguousResolved: 0,
+    surfaceEdges: 0,
+    quads: 0,
+  };
   if (S === 0) {
     return {
       vertices: new Float32Array(0),
@@ -314,7 +333,10 @@ export function extractMesh(
       const az = sXYZ[s * 3 + 2] + CHECK_TABLE[c * 5 + 3];
       if (ax >= 0 && ay >= 0 && az >= 0 && ax < R && ay < R && az < R) {
         const t = sIndex.get(ckey(ax, ay, az));
-        if (t >= 0 && CHECK_TABLE[sCase[t] * 5] === 1) c = CHECK_TABLE[c * 5 + 4];
+        if (t >= 0 && CHECK_TABLE[sCase[t] * 5] === 1) {
+          c = CHECK_TABLE[c * 5 + 4];
+          stats.ambiguousResolved++;
+        }
       }
     }
     caseId[s] = c;
@@ -372,6 +394,7 @@ export function extractMesh(
       if (NUM_VD_TABLE[cs] !== num) continue;
       // Cubes without a voxel have raw weights 0 (beta = alpha = 1, gamma = 0.5), as in the dense grid.
       const vox = cubeVoxel.get(sKey[s]);
+      if (vox < 0) stats.surfaceCubesWithoutVoxel++;
       const wo = vox * FLEXICUBES_CHANNELS + WEIGHT_OFF;
       for (let j = 0; j < 20; j++) w[j] = Math.tanh(vox >= 0 ? feats[wo + j] : 0) * ws + 1;
       const gamma = f32(f32(f32(sigmoid(vox >= 0 ? feats[wo + 20] : 0)) * fws) + gOff);
