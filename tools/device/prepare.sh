@@ -47,6 +47,9 @@ if [ -f "$ORT_WASM" ]; then
     echo "prepare: ort wasm -> xz"
     xz -T0 -9 -c "$ORT_WASM" >"$DEV/ort/ort-wasm-simd-threaded.asyncify.wasm.xz"
   fi
+  # With env.wasm.wasmPaths set to a folder, ort also imports its Emscripten glue from there (H100 run
+  # 2026-11-27: ERR_MODULE_NOT_FOUND for ort-wasm-simd-threaded.asyncify.mjs), so carry it too (53 KB).
+  cp -u "${ORT_WASM%.wasm}.mjs" "$DEV/ort/"
 else
   echo "prepare: onnxruntime-web not installed; js-frameworks' ort cases will fail on the device" >&2
 fi

@@ -26,6 +26,7 @@ if [ ! -f "$R/.ready" ]; then
   unxz_to .device/webgpu/dist/linux-x64/dawn.node.xz "$R/node_modules/webgpu/dist/linux-x64/dawn.node"
   if [ -f .device/ort/ort-wasm-simd-threaded.asyncify.wasm.xz ]; then
     unxz_to .device/ort/ort-wasm-simd-threaded.asyncify.wasm.xz "$R/ort/ort-wasm-simd-threaded.asyncify.wasm"
+    cp .device/ort/*.mjs "$R/ort/" 2>/dev/null || true
   fi
   touch "$R/.ready"
 fi

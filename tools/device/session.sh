@@ -34,7 +34,16 @@ for f in sorted(os.listdir(res)):
     try:
         data = json.loads(text)
     except ValueError:
-        data = {"raw": text[-4000:]}
+        # Dawn writes shader-compiler warnings to fd 1 as well: take the last top-level JSON object.
+        data = None
+        at = text.rfind("\n{")
+        while at >= 0 and data is None:
+            try:
+                data = json.loads(text[at + 1:])
+            except ValueError:
+                at = text.rfind("\n{", 0, at)
+        if data is None:
+            data = {"raw": text[-4000:]}
     steps[name] = {"exit": st[0], "seconds": st[1], "result": data}
 smi = open(os.path.join(res, "nvidia-smi.txt")).read().strip() if os.path.exists(os.path.join(res, "nvidia-smi.txt")) else ""
 json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "nvidiaSmi": smi,
@@ -66,16 +75,19 @@ for name, st in steps.items():
         for x in rows:
             print(f"   {str(x.get('id', x.get('name', '?'))):34s} {fig(x)}")
     elif isinstance(r, dict) and "raw" not in r:
-        # our benches: print every list of dicts / leaf figures we can find, compactly
+        # our benches: {tflops: {case: x}, ms: {case: y}} or lists of {variant, dtype, ms, tflops}
+        if isinstance(r.get("tflops"), dict):
+            for k, v in r["tflops"].items():
+                print(f"   {k:34s} {fig({'ms': (r.get('ms') or {}).get(k), 'tflops': v})}")
         def walk(o, path):
             if isinstance(o, dict):
-                if "medianMs" in o or "tflops" in o:
-                    print(f"   {path[:60]:60s} {fig(o)}"); return
-                for k, v in o.items(): walk(v, f"{path}.{k}" if path else k)
+                if isinstance(o.get("tflops"), (int, float)):
+                    label = " ".join(str(o[k]) for k in ("id", "name", "variant", "dtype") if k in o) or path
+                    print(f"   {label[:34]:34s} {fig(o)}"); return
+                for k, v in o.items():
+                    if k != "tflops": walk(v, f"{path}.{k}" if path else k)
             elif isinstance(o, list):
-                for i, v in enumerate(o):
-                    label = v.get("name") or v.get("id") or v.get("variant") or v.get("label") or str(i) if isinstance(v, dict) else str(i)
-                    walk(v, f"{path}[{label}]")
+                for i, v in enumerate(o): walk(v, f"{path}[{i}]")
         walk(r, "")
     else:
         print("   " + json.dumps(r)[-300:])
