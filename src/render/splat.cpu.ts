@@ -241,21 +241,23 @@ export function binSplats(records: Float32Array, g: Pick<RasterGeometry, 'width'
   const nTiles = tilesX * tilesY;
   const rect = new Int32Array(4);
   const rects = new Int32Array(n * 4);
-  const order: number[] = [];
-  const counts = new Uint32Array(nTiles + 1);
+  const visible = new Uint32Array(n);
+  const depth = new Float32Array(n);
+  let nv = 0;
+  const counts = new Uint32Array(nTiles);
   for (let i = 0; i < n; i++) {
     const o = i * RECORD_FLOATS;
     if (records[o + 11] !== 1) continue;
     tileRect(records, o, tilesX, tilesY, rect);
     if ((rect[2]! - rect[0]!) * (rect[3]! - rect[1]!) === 0) continue;
     rects.set(rect, i * 4);
-    order.push(i);
+    depth[nv] = records[o + 9]!;
+    visible[nv++] = i;
     for (let ty = rect[1]!; ty < rect[3]!; ty++) {
       for (let tx = rect[0]!; tx < rect[2]!; tx++) counts[ty * tilesX + tx]!++;
     }
   }
-  // Depth then index: the official radix sort is stable over keys emitted in index order.
-  order.sort((a, b) => records[a * RECORD_FLOATS + 9]! - records[b * RECORD_FLOATS + 9]! || a - b);
+  const order = sortByDepth(visible.subarray(0, nv), new Uint32Array(depth.buffer, 0, nv));
   const ranges = new Uint32Array(nTiles * 2);
   const fill = new Uint32Array(nTiles);
   let total = 0;
@@ -272,14 +274,45 @@ export function binSplats(records: Float32Array, g: Pick<RasterGeometry, 'width'
     const r1 = rects[4 * i + 1]!;
     const r2 = rects[4 * i + 2]!;
     const r3 = rects[4 * i + 3]!;
+    const rec = records.subarray(o, o + ENTRY_FLOATS);
     for (let ty = r1; ty < r3; ty++) {
-      for (let tx = r0; tx < r2; tx++) {
-        const e = fill[ty * tilesX + tx]!++ * ENTRY_FLOATS;
-        for (let c = 0; c < ENTRY_FLOATS; c++) entries[e + c] = records[o + c]!;
-      }
+      for (let tx = r0; tx < r2; tx++) entries.set(rec, fill[ty * tilesX + tx]!++ * ENTRY_FLOATS);
     }
   }
-  return { tilesX, tilesY, ranges, entries, visible: order.length };
+  return { tilesX, tilesY, ranges, entries, visible: nv };
+}
+
+/**
+ * Stable LSD radix sort (4 passes of 8 bits) of `items` by `keys` (bit patterns of positive f32 depths, which
+ * order like the values). Stability keeps index order among equal depths, as the official CUB radix sort does.
+ */
+export function sortByDepth(items: Uint32Array, keys: Uint32Array): Uint32Array {
+  const n = items.length;
+  let src = Uint32Array.from(items);
+  let srcK = Uint32Array.from(keys);
+  let dst = new Uint32Array(n);
+  let dstK = new Uint32Array(n);
+  const count = new Uint32Array(256);
+  for (let shift = 0; shift < 32; shift += 8) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(srcK[i]! >>> shift) & 255]!++;
+    if (count.some((c) => c === n)) continue; // every key shares this digit: the pass would not move anything
+    let sum = 0;
+    for (let d = 0; d < 256; d++) {
+      const c = count[d]!;
+      count[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const k = srcK[i]!;
+      const j = count[(k >>> shift) & 255]!++;
+      dst[j] = src[i]!;
+      dstK[j] = k;
+    }
+    [src, dst] = [dst, src];
+    [srcK, dstK] = [dstK, srcK];
+  }
+  return src;
 }
 
 /** Front-to-back accumulation per pixel: RGB premultiplied sums and transmittance T. */

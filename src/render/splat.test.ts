@@ -10,6 +10,7 @@ import {
   RECORD_FLOATS,
   type SplatInput,
   shDcToRgb,
+  sortByDepth,
 } from './splat.cpu.ts';
 import { compositeGpu, projectSplatsGpu, renderSplats } from './splat.ts';
 
@@ -337,4 +338,16 @@ test('splat: turntable cameras follow render_video', () => {
       assert.ok(Math.abs(v[4 * r + 3]! - (r === 2 ? 2 : 0)) < 1e-12, `origin row ${r}: ${v[4 * r + 3]}`);
     }
   }
+});
+
+test('splat: depth sort is stable (index order among equal depths), like the official radix sort', () => {
+  const n = 5000;
+  const r = randomArray(n, 77);
+  // Few distinct depths so ties are common; bit patterns of positive floats.
+  const depths = new Float32Array(n);
+  for (let i = 0; i < n; i++) depths[i] = 0.5 + Math.round((r[i]! + 1) * 20) / 16;
+  const items = Uint32Array.from({ length: n }, (_, i) => i);
+  const sorted = sortByDepth(items, new Uint32Array(depths.buffer));
+  const want = [...items].sort((a, b) => depths[a]! - depths[b]! || a - b);
+  assert.deepEqual([...sorted], want);
 });

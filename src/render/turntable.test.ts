@@ -6,7 +6,11 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { requireGpu } from '../../test/helpers/gpu.ts';
 import { readImage } from '../io/image.ts';
+import { Gaussians } from '../representations/gaussians.ts';
+import { turntableCameras } from './camera.ts';
+import { splatInputFromGaussians } from './from-gaussians.ts';
 import type { SplatInput } from './splat.cpu.ts';
+import { renderSplats } from './splat.ts';
 import { type Frame, renderTurntable, writeFrames, writeGif } from './turntable.ts';
 
 /** Two coloured Gaussians off the turntable axis, so successive frames differ. */
@@ -87,4 +91,31 @@ test('turntable: mismatched frames are refused with their sizes', async () => {
     /writeGif: frame 1 is 3x2 with 24 bytes, expected 2x2/,
   );
   await assert.rejects(writeGif('/nonexistent/x.gif', []), /writeGif: no frames/);
+});
+
+test('turntable: the Gaussians adapter feeds activated values (official activations) to the rasteriser', async () => {
+  const n = 3;
+  const fields = {
+    xyz: new Float32Array([0.5, 0.5, 0.5, 0.6, 0.5, 0.5, 0.5, 0.4, 0.55]),
+    featuresDc: new Float32Array([1, -1, 0, 0, 2, 0, -3, 0, 1]),
+    // softplus(raw + inv_softplus(0.004)) ~ 0.02-0.1: a few pixels at 32 px.
+    scaling: new Float32Array([2.5, 2.5, 2.5, 2, 2.5, 3, 2.5, 2.5, 2.5]),
+    rotation: new Float32Array([0, 0, 0, 0, 0.1, 0.2, 0, 0, -0.3, 0, 0.4, 0]),
+    opacity: new Float32Array([3, 2, 1]),
+  };
+  const g = new Gaussians(fields);
+  const input = splatInputFromGaussians(g);
+  assert.deepEqual(input.positions, g.getXyz());
+  assert.deepEqual(input.scales, g.getScaling());
+  assert.deepEqual(input.opacities, g.getOpacity());
+  assert.deepEqual(input.colors, g.getColors());
+  // get_xyz subtracts 0.5 (aabb origin); colours clamp at 0; quaternions come normalised.
+  assert.ok(Math.abs(input.positions[0]!) < 1e-7 && Math.abs(input.positions[3]! - 0.1) < 1e-6);
+  assert.equal(input.colors[6], 0);
+  for (let i = 0; i < n; i++) {
+    const q = input.rotations.subarray(4 * i, 4 * i + 4);
+    assert.ok(Math.abs(Math.hypot(...q) - 1) < 1e-6);
+  }
+  const img = await renderSplats(null, input, turntableCameras(1)[0]!, { width: 32, height: 32 });
+  assert.ok(img.visible === n && img.alpha.some((a) => a > 0.1));
 });
