@@ -485,8 +485,12 @@ const pbBytes = (field: number, body: number[]): number[] => [
 const pbString = (field: number, s: string): number[] => pbBytes(field, [...utf8.encode(s)]);
 const pbInt = (field: number, v: number): number[] => [...pbKey(field, 0), ...pbVarint(v)];
 
-/** ValueInfoProto{name, type: TypeProto{tensor_type{elem_type, shape{dim{dim_value}}}}}. */
-function onnxValue(name: string, elemType: number, dims: readonly number[]): number[] {
+/**
+ * ValueInfoProto{name, type: TypeProto{tensor_type{elem_type, shape{dim{dim_value}}}}} as bytes.
+ * @example
+ * const a = onnxValue('A', 1, [2, 3]); // float32 [2, 3]
+ */
+export function onnxValue(name: string, elemType: number, dims: readonly number[]): number[] {
   const shape = dims.flatMap((d) => pbBytes(1, pbInt(1, d)));
   const tensorType = [...pbInt(1, elemType), ...pbBytes(2, shape)];
   return [...pbString(1, name), ...pbBytes(2, pbBytes(1, tensorType))];
