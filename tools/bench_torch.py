@@ -143,20 +143,21 @@ def main() -> int:
     torch.manual_seed(0)
     shapes = SMALL if args.small else FULL
     results = []
+    m, a = shapes["matmul"], (shapes["self"], shapes["cross"])
     cases = [
-        lambda: matmul_case("torch.matmul.f32.tf32off", torch.float32, False, shapes["matmul"], args),
-        lambda: matmul_case("torch.matmul.f32.tf32on", torch.float32, True, shapes["matmul"], args),
-        lambda: matmul_case("torch.matmul.f16", torch.float16, False, shapes["matmul"], args),
-        lambda: attention_case("torch.sdpa.f16.self", torch.float16, shapes["self"], args),
-        lambda: attention_case("torch.sdpa.f16.cross", torch.float16, shapes["cross"], args),
-        lambda: attention_case("torch.sdpa.f32.self", torch.float32, shapes["self"], args),
-        lambda: attention_case("torch.sdpa.f32.cross", torch.float32, shapes["cross"], args),
+        ("torch.matmul.f32.tf32off", lambda n: matmul_case(n, torch.float32, False, m, args)),
+        ("torch.matmul.f32.tf32on", lambda n: matmul_case(n, torch.float32, True, m, args)),
+        ("torch.matmul.f16", lambda n: matmul_case(n, torch.float16, False, m, args)),
+        ("torch.sdpa.f16.self", lambda n: attention_case(n, torch.float16, a[0], args)),
+        ("torch.sdpa.f16.cross", lambda n: attention_case(n, torch.float16, a[1], args)),
+        ("torch.sdpa.f32.self", lambda n: attention_case(n, torch.float32, a[0], args)),
+        ("torch.sdpa.f32.cross", lambda n: attention_case(n, torch.float32, a[1], args)),
     ]
-    for case in cases:
+    for name, case in cases:
         try:
-            r = case()
+            r = case(name)
         except Exception as e:  # record and go on: one failing case must not lose the others
-            r = {"id": getattr(case, "__name__", "case"), "error": f"{type(e).__name__}: {e}"}
+            r = {"id": name, "error": f"{type(e).__name__}: {e}"}
         results.append(r)
         if "error" in r:
             print(f"{r['id']:28s} FAILED {r['error']}", file=sys.stderr)
