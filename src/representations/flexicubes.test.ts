@@ -55,9 +55,11 @@ function lcg(seed: number): () => number {
 function shell(R: number, centre: number[], radius: number, width: number, seed: number) {
   const rnd = lcg(seed);
   const vox: number[] = [];
-  for (let x = 0; x < R; x++)
-    for (let y = 0; y < R; y++)
-      for (let z = 0; z < R; z++) {
+  const lo = (c: number): number => Math.max(0, Math.floor(c - radius - width - 1));
+  const hi = (c: number): number => Math.min(R, Math.ceil(c + radius + width + 1));
+  for (let x = lo(centre[0]); x < hi(centre[0]); x++)
+    for (let y = lo(centre[1]); y < hi(centre[1]); y++)
+      for (let z = lo(centre[2]); z < hi(centre[2]); z++) {
         const d = Math.hypot(x + 0.5 - centre[0], y + 0.5 - centre[1], z + 0.5 - centre[2]);
         if (Math.abs(d - radius) < width) vox.push(x, y, z);
       }
@@ -172,4 +174,33 @@ test('extractMesh: nothing inside -> empty mesh; bad shapes and coordinates are 
     /outside the 4\^3 grid/,
   );
   assert.throws(() => extractMesh(coords, feats, { resolution: 0 }), /resolution/);
+});
+
+test('extractMesh at R = 256: translating a blob by whole cells shifts the vertices by offset / R, same faces', () => {
+  const R = 256;
+  const a = shell(R, [8.4, 7.7, 8.9], 5.1, 1.5, 5);
+  const off = [240, 239, 241]; // puts the largest voxel coordinate at 254/255: grid-vertex keys near 257^3
+  const c2 = a.coords.slice();
+  for (let i = 0; i < a.n; i++) for (let j = 0; j < 3; j++) c2[i * 4 + 1 + j] += off[j];
+  let maxCoord = 0;
+  for (let i = 0; i < a.n; i++) for (let j = 1; j < 4; j++) maxCoord = Math.max(maxCoord, c2[i * 4 + j]);
+  assert.ok(maxCoord >= 254, `blob reaches the far faces (max coordinate ${maxCoord})`);
+  const m0 = extractMesh(a.coords, a.feats, { resolution: R });
+  const m1 = extractMesh(c2, a.feats, { resolution: R });
+  assert.ok(m0.faces.length > 0);
+  assert.deepEqual([...m1.faces], [...m0.faces]);
+  assertClosedOriented(m1.faces, m1.vertices.length / 3);
+  let d = 0;
+  for (let i = 0; i < m0.vertices.length; i++)
+    d = Math.max(d, Math.abs(m1.vertices[i] - m0.vertices[i] - off[i % 3] / R));
+  // float32 storage of values near -0.47 vs +0.47: 2 ulps ~ 6e-8, plus the exact-arithmetic shift
+  assert.ok(d < 1e-6, `translation error ${d}`);
+});
+
+test('extractMesh: a blob cut by the grid boundary gives an open mesh (no quads on edges with < 4 cubes)', () => {
+  const R = 20;
+  const { coords, feats } = shell(R, [17.5, 10.2, 9.8], 5.3, 1.5, 9);
+  const m = extractMesh(coords, feats, { resolution: R });
+  assert.ok(m.stats.quads < m.stats.surfaceEdges, 'boundary edges make no quads');
+  assert.throws(() => assertClosedOriented(m.faces, m.vertices.length / 3), /hole/);
 });

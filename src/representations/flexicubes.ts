@@ -20,12 +20,17 @@
  *   gamma products are rounded to float32 before the quad-split comparison. Positions and colours are computed in
  *   float64 and rounded once (they differ from the float32 reference by ~1e-7).
  * - Batch index: ignored, as in the official code (`coords[:, 1:]`); pass one object at a time.
- * - Alternatives: a dense Float32Array grid (257^3 x 10 channels = 700 MB at R = 256) was ruled out; a JS `Map`
- *   keyed by numbers works but is ~3x slower than the open-addressing Int32 table below (measured on 2M inserts).
- *   A WGSL version would help for steps 2 (scatter-mean: atomics on fixed-point or a sort by vertex key) and 7
- *   (dual vertices: one thread per surface cube); the hash building and the sort of surface edges would stay on
- *   the CPU or need a GPU radix sort. At the sizes the decoder produces (~1e5-4e5 voxels) the CPU path takes
- *   about a second, small next to the decoder itself.
+ * - Alternatives: a dense Float32Array grid (257^3 x 10 channels = 680 MB at R = 256) was ruled out. A JS `Map`
+ *   keyed by numbers works but is ~4.5x slower than the open-addressing Int32 table below (2.16M lookups / 1.09M
+ *   keys: Map 0.87-0.97 s CPU, IntMap 0.17-0.25 s CPU); hashing with the LOW bits of key * 2^32/phi instead of the
+ *   high bits made the whole extraction slower on grid-structured keys (wall time under a varying load: 7.2-9.7 s
+ *   vs 4.4-6.5 s for the shell below; not re-measured in CPU time).
+ * - Cost (CPU, Node 20, one core of a loaded 2-core box): a 322k-voxel spherical shell at R = 256 (236k surface
+ *   cubes, 236k quads) takes ~2.5 s CPU: scatter-mean 0.8 s, candidates + surface cubes 0.4 s, surface edges
+ *   0.3 s, dual vertices 0.3 s, the rest < 0.15 s each. A WGSL version would help most for the scatter-mean
+ *   (a sort by vertex key, or atomics on fixed point; the float32 voxel-order summation the reference does would
+ *   then only hold to rounding) and the dual vertices (one thread per surface cube, fully independent); the hash
+ *   building and the sort of surface edges would need a GPU radix sort to move.
  */
 
 import { CHECK_TABLE, CUBE_EDGES, DMC_TABLE, NUM_VD_TABLE } from './flexicubes-tables.ts';

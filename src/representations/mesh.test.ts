@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readMesh } from '../data/mesh-io.ts';
+import { extractMesh, FLEXICUBES_CHANNELS } from './flexicubes.ts';
 import {
   compactMesh,
   type Mesh,
@@ -145,4 +146,20 @@ test('compactMesh drops unused vertices and degenerate faces; weldVertices merge
   assert.equal(w.vertices.length, 12);
   assert.deepEqual([...w.faces], [...m.faces]);
   assert.equal(meshToPly(w).byteLength > 0, true);
+});
+
+test('extractMesh output goes straight into compactMesh / meshToGlb / meshToPly', () => {
+  const feats = new Float32Array(2 * FLEXICUBES_CHANNELS);
+  feats.fill(-0.3, 0, 8);
+  feats.fill(-0.3, FLEXICUBES_CHANNELS, FLEXICUBES_CHANNELS + 8);
+  feats.fill(2, FLEXICUBES_CHANNELS + 53, FLEXICUBES_CHANNELS + 101); // second voxel's colours: sigmoid(2)
+  const ex = extractMesh(new Int32Array([0, 1, 1, 1, 0, 2, 1, 1]), feats, { resolution: 4 });
+  const m = compactMesh(ex);
+  assert.equal(m.vertices.length, ex.vertices.length, 'a closed FlexiCubes blob uses every dual vertex');
+  const { json } = parseGlb(meshToGlb(m));
+  const acc = json.accessors as Accessor[];
+  assert.equal(acc[0].count, m.vertices.length / 3);
+  assert.equal(acc[1].count, m.faces.length);
+  const ply = meshToPly(m);
+  assert.ok(new TextDecoder().decode(ply.subarray(0, 400)).includes(`element face ${m.faces.length / 3}`));
 });
