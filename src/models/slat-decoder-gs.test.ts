@@ -15,6 +15,7 @@ const DIR = 'test/fixtures/slat_dec/ci';
 // (tiled GEMM, online softmax), ~1e-6 relative expected; 1e-4 is ten times tighter than asked and still far
 // above reordering noise.
 const REL_TOL = 1e-4;
+const F16_REL_TOL = 1e-2;
 
 function store(fx: Fixture, prefix: string, extra: [string, string][] = []): MapWeightStore {
   const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
@@ -36,13 +37,14 @@ function input(fx: Fixture, gpu: GpuContext | null, c = 'coords', f = 'x'): Spar
   );
 }
 
-async function run(gpu: GpuContext | null): Promise<void> {
-  const fx = await loadFixture(DIR);
+async function run(gpu: GpuContext | null, precision: 'f32' | 'f16' = 'f32', tol = REL_TOL): Promise<void> {
+  const fx = await loadFixture(DIR, { filter: (k) => k.startsWith('gs.') });
   const dec = await SLatGaussianDecoder.load(
     store(fx, 'gs', [['offset_perturbation', 'offset_perturbation']]),
     config(fx),
-    { gpu, precision: 'f32' },
+    { gpu, precision },
   );
+  assert.equal(dec.dtype, precision);
   const x = input(fx, gpu);
   const raw = dec.forwardRaw(x);
   const got = await raw.toArray();
@@ -50,8 +52,10 @@ async function run(gpu: GpuContext | null): Promise<void> {
   const want = fx.outputs.get('gs_raw')!;
   assert.deepEqual([...raw.shape], want.shape);
   const err = maxAbsDiff(got, want.data) / maxAbs(want.data);
-  console.log(`GS decoder ${gpu ? 'gpu' : 'cpu'}: raw max |diff| / max |out| = ${err.toExponential(2)}`);
-  assert.ok(err < REL_TOL, `raw relative error ${err}`);
+  console.log(
+    `GS decoder ${gpu ? 'gpu' : 'cpu'} ${precision}: raw max |diff| / max |out| = ${err.toExponential(2)}`,
+  );
+  assert.ok(err < tol, `raw relative error ${err}`);
   const [g] = await dec.decode(x);
   // Activated values inherit the raw error (derivatives of tanh/softplus/sigmoid are <= 1 and scaled down by
   // 1/64 for positions): compare with the same relative bound on each output's scale.
@@ -63,7 +67,7 @@ async function run(gpu: GpuContext | null): Promise<void> {
   ] as const) {
     const w = fx.outputs.get(name)!.data;
     const e = maxAbsDiff(ours, w) / maxAbs(w);
-    assert.ok(e < REL_TOL, `${name}: relative error ${e}`);
+    assert.ok(e < tol, `${name}: relative error ${e}`);
   }
   x.disposeCache();
   dec.dispose();
@@ -77,6 +81,18 @@ test('GS decoder matches the official module on the GPU', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;
   await run(gpu);
+});
+
+test('GS decoder in f16 (use_fp16 precision map) stays close to the f32 reference', async (t) => {
+  const gpu = await requireGpu(t);
+  if (!gpu) return;
+  if (!gpu.features.f16) {
+    t.skip('adapter lacks shader-f16');
+    return;
+  }
+  // f16 residual stream and block Linear weights (~5e-4 relative per rounding) over 2 blocks, then an f32 LN and
+  // head: ~1e-3 of the output scale expected; the spec's fp16 target is ~1e-2 relative (§k), which we use.
+  await run(gpu, 'f16', F16_REL_TOL);
 });
 
 test('GS decoder key table: official keys, errors name what is wrong', async () => {

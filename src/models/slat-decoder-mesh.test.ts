@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { maxAbs, maxAbsDiff } from '../../test/helpers/compare.ts';
-import { requireGpu } from '../../test/helpers/gpu.ts';
+import { FORCED_SMALL_BINDING, requireGpu } from '../../test/helpers/gpu.ts';
 import { MapWeightStore } from '../nn/weights.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -15,6 +15,7 @@ const DIR = 'test/fixtures/slat_dec/ci';
 // (GEMM tiling, im2col conv as one 27 Cin dot product vs per-tap sums, GroupNorm block statistics): ~1e-6
 // relative expected; 1e-4 is ten times tighter than asked.
 const REL_TOL = 1e-4;
+const F16_REL_TOL = 1e-2;
 
 function store(fx: Fixture): MapWeightStore {
   const m = new Map<string, { shape: readonly number[]; data: Float32Array }>();
@@ -27,9 +28,10 @@ function config(fx: Fixture): SlatDecoderConfig {
   return { ...(fx.manifest.config as unknown as SlatDecoderConfig), representation_config: rep };
 }
 
-async function run(gpu: GpuContext | null): Promise<void> {
+async function run(gpu: GpuContext | null, precision: 'f32' | 'f16' = 'f32', tol = REL_TOL): Promise<void> {
   const fx = await loadFixture(DIR, { filter: (k) => k.startsWith('mesh.') });
-  const dec = await SLatMeshDecoder.load(store(fx), config(fx), { gpu, precision: 'f32' });
+  const dec = await SLatMeshDecoder.load(store(fx), config(fx), { gpu, precision });
+  assert.equal(dec.dtype, precision);
   const xi = fx.inputs.get('x_mesh')!;
   const x = SparseTensor.create(
     Tensor.fromArray(xi.data, xi.shape, { gpu }),
@@ -43,8 +45,10 @@ async function run(gpu: GpuContext | null): Promise<void> {
   assert.equal(feats.length, want.data.length);
   assert.equal(want.shape[1], MESH_FEATURE_CHANNELS);
   const err = maxAbsDiff(feats, want.data) / maxAbs(want.data);
-  console.log(`mesh decoder ${gpu ? 'gpu' : 'cpu'}: max |diff| / max |out| = ${err.toExponential(2)}`);
-  assert.ok(err < REL_TOL, `relative error ${err}`);
+  console.log(
+    `mesh decoder ${gpu ? `gpu (binding ${gpu.maxBinding})` : 'cpu'} ${precision}: max |diff| / max |out| = ${err.toExponential(2)}`,
+  );
+  assert.ok(err < tol, `relative error ${err}`);
   x.feats.dispose();
   x.disposeCache();
   dec.dispose();
@@ -58,6 +62,25 @@ test('mesh decoder matches the official module on the GPU', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;
   await run(gpu);
+});
+
+test('mesh decoder on the GPU with 1 MiB bindings (split im2col / GEMM / GroupNorm paths)', async (t) => {
+  const gpu = await requireGpu(t, { maxBinding: FORCED_SMALL_BINDING });
+  if (!gpu) return;
+  await run(gpu);
+});
+
+test('mesh decoder in f16 (use_fp16 precision map) stays close to the f32 reference', async (t) => {
+  const gpu = await requireGpu(t);
+  if (!gpu) return;
+  if (!gpu.features.f16) {
+    t.skip('adapter lacks shader-f16');
+    return;
+  }
+  // f16 stream, Linear and conv weights (11-bit mantissa, ~5e-4 relative per rounding) through 2 blocks, two
+  // subdivide blocks and GroupNorms: errors compound to ~1e-3 of the output scale; the spec's fp16 target is
+  // ~1e-2 relative (ARCHITECTURE.md §k), which we use.
+  await run(gpu, 'f16', F16_REL_TOL);
 });
 
 test('mesh decoder key table equals the official state dict; width rule enforced', async () => {
