@@ -4,24 +4,15 @@
  * crash, so commands can fall back to the CPU.
  */
 
-import { DAWN_TOGGLES_BASE, GpuContext, type GpuContextOptions } from '../runtime/gpu.ts';
+import {
+  DISABLE_GPU_ENV,
+  dawnToggles,
+  GpuContext,
+  type GpuContextOptions,
+  gpuDisabledByEnv,
+} from '../runtime/gpu.ts';
 
-/** Environment variable that makes the CLI behave as if no WebGPU adapter existed ("1" or "true"). */
-export const DISABLE_GPU_ENV = 'AMODAL3R_DISABLE_GPU';
-
-/** True when `AMODAL3R_DISABLE_GPU` asks for the CPU backend. */
-export function gpuDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = (env[DISABLE_GPU_ENV] ?? '').trim().toLowerCase();
-  return v === '1' || v === 'true' || v === 'yes';
-}
-
-/**
- * The Dawn toggles the runtime passes to `webgpu.create()` in Node for a robustness setting.
- * (Mirrors src/runtime/gpu.ts, which keeps the list private; see the CLI report.)
- */
-export function dawnToggles(robustness: boolean): string[] {
-  return [...DAWN_TOGGLES_BASE, ...(robustness ? [] : ['disable_robustness'])];
-}
+export { DISABLE_GPU_ENV, dawnToggles, gpuDisabledByEnv };
 
 export interface CliGpu {
   gpu: GpuContext | null;

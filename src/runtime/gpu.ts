@@ -66,17 +66,41 @@ export interface BufferBinding {
   size?: number;
 }
 
-let nodeGpuPromise: Promise<GPU | null> | null = null;
+/**
+ * Dawn toggles enabled in Node for a robustness setting. Timestamp quantization (65.536 us steps by default) is
+ * disabled separately (`DAWN_TOGGLES_DISABLED`) so benchmark timestamps resolve sub-millisecond kernels.
+ */
+export function dawnToggles(robustness: boolean): string[] {
+  return [...DAWN_TOGGLES_BASE, ...(robustness ? [] : ['disable_robustness'])];
+}
+
+export const DAWN_TOGGLES_DISABLED = ['timestamp_quantization'] as const;
+
+/** Environment variable that makes `getGpu` report no adapter ("1", "true" or "yes"): forces the CPU backend. */
+export const DISABLE_GPU_ENV = 'AMODAL3R_DISABLE_GPU';
+
+/** True when `AMODAL3R_DISABLE_GPU` asks for the CPU backend. */
+export function gpuDisabledByEnv(
+  env: Record<string, string | undefined> = typeof process !== 'undefined' ? process.env : {},
+): boolean {
+  const v = (env[DISABLE_GPU_ENV] ?? '').trim().toLowerCase();
+  return v === '1' || v === 'true' || v === 'yes';
+}
+
+const nodeGpuPromises = new Map<boolean, Promise<GPU | null>>();
 
 async function nodeGpu(robustness: boolean): Promise<GPU | null> {
-  const toggles = [...DAWN_TOGGLES_BASE, ...(robustness ? [] : ['disable_robustness'])];
+  const toggles = dawnToggles(robustness);
   const mod = (await import('webgpu')) as {
     create: (flags: string[]) => GPU;
     globals: Record<string, unknown>;
   };
   Object.assign(globalThis, mod.globals);
   if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-  return mod.create([`enable-dawn-features=${toggles.join(',')}`]);
+  return mod.create([
+    `enable-dawn-features=${toggles.join(',')}`,
+    `disable-dawn-features=${DAWN_TOGGLES_DISABLED.join(',')}`,
+  ]);
 }
 
 function isNode(): boolean {
@@ -87,8 +111,14 @@ function isNode(): boolean {
 export async function getGpu(robustness = GPU_CONTEXT_DEFAULTS.robustness): Promise<GPU | null> {
   if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu && !isNode()) return navigator.gpu;
   if (!isNode()) return null;
-  if (!nodeGpuPromise) nodeGpuPromise = nodeGpu(robustness).catch(() => null);
-  return nodeGpuPromise;
+  if (gpuDisabledByEnv()) return null;
+  // One Dawn instance per robustness setting (the toggles are fixed at instance creation).
+  let p = nodeGpuPromises.get(robustness);
+  if (!p) {
+    p = nodeGpu(robustness).catch(() => null);
+    nodeGpuPromises.set(robustness, p);
+  }
+  return p;
 }
 
 /** How to get a GPU adapter on this machine, for warnings and errors. */
