@@ -126,6 +126,14 @@ test('writeMeshPly / writeMeshGlb write atomically; the PLY reads back through s
     assert.deepEqual([...bytes.subarray(hdr + 16 + 12, hdr + 16 + 16)], [255, 0, 128, 255]);
     assert.equal(bytes.byteLength, hdr + 5 * 16 + 4 * 13);
     assert.deepEqual(await readFile(join(dir, 'mesh.glb')), Buffer.from(meshToGlb(m)));
+    // geometry-only layout (what the official trimesh export produces for 6-channel attrs)
+    await writeMeshPly(join(dir, 'plain.ply'), m, { colors: false });
+    const plain = await readFile(join(dir, 'plain.ply'));
+    const ph = plain.indexOf('end_header\n') + 'end_header\n'.length;
+    assert.ok(!plain.subarray(0, ph).toString('latin1').includes('red'));
+    assert.equal(plain.byteLength, ph + 5 * 12 + 4 * 13);
+    const back2 = await readMesh(join(dir, 'plain.ply'), { up: 'z', normalize: false });
+    assert.deepEqual([...back2.mesh.positions], [...m.vertices]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -11,10 +11,12 @@
  * - Material: the official textured GLB (postprocessing_utils.to_glb) uses a PBR material with roughness 1 and
  *   leaves metallicFactor unset, which glTF reads as 1 (fully metallic); for vertex colours we default to
  *   metallic 0 (a diffuse look), overridable.
- * - PLY: the official mesh.ply comes from trimesh (`process=False`, vertex_colors = the 6-channel attrs). trimesh
- *   writes binary little-endian with uchar RGBA vertex colours; we write the same layout with RGB = the first
- *   three attrs (scaled by 255, rounded, clamped) and alpha 255. How trimesh treats the 6-column colour array is
- *   UNCONFIRMED (spec §h.2); the first three channels are the colour by the decoder's layout.
+ * - PLY: the official mesh.ply comes from trimesh (`process=False`, `visual.vertex_colors = vertex_attrs`). trimesh's
+ *   ColorVisuals.vertex_colors setter silently ignores arrays that are not [V,3] or [V,4] (checked in trimesh's
+ *   color.py, old and current versions), so with the decoder's 6-channel attrs the official file has NO colours:
+ *   binary little-endian float x, y, z and `list uchar int` faces. `meshToPly(mesh, { colors: false })` writes
+ *   that layout; by default we add what the official code evidently intended: uchar RGBA with RGB = the first
+ *   three attrs (x 255, rounded as trimesh's to_rgba does, clamped) and alpha 255.
  */
 
 import { writeFileAtomic } from '../io/atomic-write.ts';
@@ -264,16 +266,25 @@ export async function writeMeshGlb(path: string, mesh: Mesh, options: GlbOptions
   await writeFileAtomic(path, meshToGlb(mesh, options));
 }
 
+/** Options of `meshToPly` / `writeMeshPly`. */
+export interface PlyOptions {
+  /** Write uchar RGBA vertex colours from the first three attrs (default true when the mesh has >= 3 attrs). */
+  colors?: boolean;
+}
+
 /**
- * Encodes a mesh as binary little-endian PLY: float x, y, z and uchar red, green, blue, alpha per vertex (colour
- * from the first three attrs, white without attrs), `list uchar int vertex_indices` per face. Positions are
- * written as given (the official mesh.ply keeps Z up).
+ * Encodes a mesh as binary little-endian PLY: float x, y, z (+ uchar red, green, blue, alpha from the first three
+ * attrs) per vertex, `list uchar int vertex_indices` per face. Positions are written as given (the official
+ * mesh.ply keeps Z up).
  * @example
- * const bytes = meshToPly(mesh);
+ * const bytes = meshToPly(mesh);                      // with colours
+ * const same = meshToPly(mesh, { colors: false });    // the official file's layout (geometry only)
  */
-export function meshToPly(mesh: Mesh): Uint8Array {
+export function meshToPly(mesh: Mesh, options: PlyOptions = {}): Uint8Array {
   validateMesh(mesh);
   const c = attrChannelsOf(mesh);
+  const withColor = options.colors !== false && c >= 3;
+  const vStride = withColor ? 16 : 12;
   const nv = mesh.vertices.length / 3;
   const nf = mesh.faces.length / 3;
   const header = new TextEncoder().encode(
@@ -285,29 +296,28 @@ export function meshToPly(mesh: Mesh): Uint8Array {
       'property float x',
       'property float y',
       'property float z',
-      'property uchar red',
-      'property uchar green',
-      'property uchar blue',
-      'property uchar alpha',
+      ...(withColor
+        ? ['property uchar red', 'property uchar green', 'property uchar blue', 'property uchar alpha']
+        : []),
       `element face ${nf}`,
       'property list uchar int vertex_indices',
       'end_header',
       '',
     ].join('\n'),
   );
-  const out = new Uint8Array(header.byteLength + nv * 16 + nf * 13);
+  const out = new Uint8Array(header.byteLength + nv * vStride + nf * 13);
   out.set(header, 0);
   const dv = new DataView(out.buffer);
   let o = header.byteLength;
   const attrs = mesh.vertexAttrs;
   for (let v = 0; v < nv; v++) {
     for (let j = 0; j < 3; j++) dv.setFloat32(o + j * 4, mesh.vertices[v * 3 + j], true);
-    for (let j = 0; j < 3; j++) {
-      const x = attrs && c >= 3 ? attrs[v * c + j] : 1;
-      out[o + 12 + j] = Math.min(255, Math.max(0, Math.round(x * 255)));
+    if (withColor && attrs) {
+      for (let j = 0; j < 3; j++)
+        out[o + 12 + j] = Math.min(255, Math.max(0, Math.round(attrs[v * c + j] * 255)));
+      out[o + 15] = 255;
     }
-    out[o + 15] = 255;
-    o += 16;
+    o += vStride;
   }
   for (let f = 0; f < nf; f++) {
     out[o] = 3;
@@ -322,6 +332,6 @@ export function meshToPly(mesh: Mesh): Uint8Array {
  * @example
  * await writeMeshPly('out/mesh.ply', mesh);
  */
-export async function writeMeshPly(path: string, mesh: Mesh): Promise<void> {
-  await writeFileAtomic(path, meshToPly(mesh));
+export async function writeMeshPly(path: string, mesh: Mesh, options: PlyOptions = {}): Promise<void> {
+  await writeFileAtomic(path, meshToPly(mesh, options));
 }
