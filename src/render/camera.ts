@@ -129,3 +129,16 @@ export function turntableCameras(n: number, options: TurntableOptions = {}): Cam
 export function focalPixels(camera: Camera, width: number, height: number): [number, number] {
   return [width / (2 * Math.tan(camera.fovX / 2)), height / (2 * Math.tan(camera.fovY / 2))];
 }
+
+/**
+ * The `render_multiview` cameras of Amodal3R: 8 yaws 0, 45, ..., 315 degrees at pitch 30 degrees, radius 2,
+ * fov 40 (the official function ignores `nviews` beyond these 8 through `zip`). Used for the GS/mesh previews
+ * (white background in `inference.py`) and for GLB texture baking (black background).
+ * @example
+ * const cams = multiviewCameras(); // 8 cameras
+ */
+export function multiviewCameras(): Camera[] {
+  return Array.from({ length: 8 }, (_, i) =>
+    orbitCamera((i * 45 * Math.PI) / 180, (30 * Math.PI) / 180, 2, 40),
+  );
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { randomArray } from '../../test/helpers/compare.ts';
 import { FORCED_SMALL_BINDING, requireGpu } from '../../test/helpers/gpu.ts';
-import { OFFICIAL_TURN, orbitCamera, turntableCameras } from './camera.ts';
+import { multiviewCameras, OFFICIAL_TURN, orbitCamera, turntableCameras } from './camera.ts';
 import {
   binSplats,
   compositeCpu,
@@ -350,4 +350,16 @@ test('splat: depth sort is stable (index order among equal depths), like the off
   const sorted = sortByDepth(items, new Uint32Array(depths.buffer));
   const want = [...items].sort((a, b) => depths[a]! - depths[b]! || a - b);
   assert.deepEqual([...sorted], want);
+});
+
+test('splat: render_multiview cameras (8 yaws by 45 degrees, pitch 30 degrees, r 2)', () => {
+  const cams = multiviewCameras();
+  assert.equal(cams.length, 8);
+  const p = (30 * Math.PI) / 180;
+  for (const [i, c] of cams.entries()) {
+    const y = (i * Math.PI) / 4;
+    const want = [2 * Math.sin(y) * Math.cos(p), 2 * Math.cos(y) * Math.cos(p), 2 * Math.sin(p)];
+    for (let k = 0; k < 3; k++)
+      assert.ok(Math.abs(c.position[k]! - want[k]!) < 1e-12, `camera ${i} axis ${k}`);
+  }
 });
