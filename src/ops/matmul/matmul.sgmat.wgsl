@@ -13,7 +13,8 @@ const BN = 128u;
 const BK = 32u;
 const LDS_A = 40u;
 const LDS_B = 136u;
-const WG = 8u * {{SG}}u;
+const SG = {{SG}}u;
+const WG = 8u * SG;
 const LOADS = BM * BK / WG;
 
 var<workgroup> As: array<f16, BM * LDS_A>;
@@ -22,7 +23,7 @@ var<workgroup> Cs: array<f32, 8u * 256u>;
 
 // Lanes of subgroup `s` write the 16x16 block staged in Cs[s * 256 ..] to output rows m .. m+16, cols n .. n+16.
 fn emit_block(s: u32, lane: u32, batch: u32, m: u32, n: u32) {
-  for (var e = lane; e < 256u; e = e + {{SG}}u) {
+  for (var e = lane; e < 256u; e = e + SG) {
     let r = m + e / 16u;
     let c = n + e % 16u;
     if (r < p.M && c < p.N) {
@@ -31,13 +32,13 @@ fn emit_block(s: u32, lane: u32, batch: u32, m: u32, n: u32) {
   }
 }
 
-@compute @workgroup_size(8 * {{SG}})
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let batch = wg.z;
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
-  let s = li / {{SG}}u;
-  let lane = li % {{SG}}u;
+  let s = li / SG;
+  let lane = li % SG;
   let sm = (s / 2u) * 32u;
   let sn = (s % 2u) * 64u;
   var c00 = subgroup_matrix_result<f32, 16, 16>();

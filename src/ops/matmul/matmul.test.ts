@@ -281,6 +281,6 @@ test('every rung specialises fully (sgmat included, which lavapipe cannot compil
     sg.code,
     /^enable f16;\nenable chromium_experimental_subgroup_matrix;\ndiagnostic\(off, chromium\.subgroup_matrix_uniformity\);\n/,
   );
-  assert.match(sg.code, /@workgroup_size\(8 \* 32\)/);
+  assert.match(sg.code, /const SG = 32u;/);
   assert.equal(sg.BM, 128);
 });
