@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One device call for parity (run ON the device; carry [".gl", ".device", ".official"]):
+#   run(command="bash tools/device/parity.sh", kind="nvidia-h100-x1", timeout_s=600, carry=[".gl",".device",".official"])
+# 1. small fixtures that need the device's Python packages (committed afterwards): PyTorch 2.x RNG dumps,
+#    a safetensors file written by Python's `safetensors`, a tiny HF-layout DINOv2 (transformers);
+# 2. full-size official fixtures (DINOv2-L/14-reg, stage-1 flow, SS decoder, 12-step stage) into /tmp/fx;
+# 3. our full-size parity run against them (WebGPU on the H100): $OUT/parity.json.
+# Prepare here first: bash tools/fixtures/official.sh && bash tools/device/prepare.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${OUT:-/tmp/amodal3r-out}"
+mkdir -p "$OUT"
+LOG="$OUT/parity.log"
+: >"$LOG"
+bash tools/device/run.sh >>"$LOG" 2>&1
+export PYTHONUNBUFFERED=1 PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp
+START=$(date +%s)
+step() { # step SECONDS CMD...
+  local lim=$1; shift
+  echo "=== $* ($(( $(date +%s) - START )) s)" >>"$LOG"
+  timeout -k 5 "$lim" "$@" >>"$LOG" 2>&1
+  echo "=== exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
+}
+step 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
+step 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
+step 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
+rm -f "$OUT/dinov2_hf/README.md" 2>/dev/null
+for s in dinov2_reg:dinov2 ss_flow:ss_flow ss_dec:ss_dec ss_stage:ss_stage; do
+  step 120 python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
+done
+timeout -k 5 "${PARITY_TIMEOUT:-330}" node .device/bundle/tools-device-entries-parity-full.mjs /tmp/fx >"$OUT/parity.json" 2>>"$LOG"
+echo "=== parity exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
+tail -c 20000 "$LOG"
+cat "$OUT/parity.json"
