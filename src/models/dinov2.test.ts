@@ -6,7 +6,7 @@ import { MapWeightStore } from '../nn/weights.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import { loadFixture } from '../testing/fixtures.ts';
-import { type Dinov2Config, Dinov2 } from './dinov2.ts';
+import { Dinov2, type Dinov2Config } from './dinov2.ts';
 
 const DIR = 'test/fixtures/dinov2/ci';
 // Issue goal at full size: max-abs <= 2e-3 in f32. This 2-block model has |x| ~ O(1); f32 reordering and the
