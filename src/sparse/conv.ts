@@ -150,6 +150,7 @@ export function submConv3d(x: SparseTensor, w: SparseConvWeight, bias: Tensor | 
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.cout)) {
     throw new ShapeError(op, `bias must be [${w.cout}], got ${shapeStr(bias.shape)}`);
   }
+  if (x.n === 0) throw new ShapeError(op, 'the sparse tensor has no voxels');
   if (w.kernel === 1) return x.withFeats(linear(x.feats, w.matrix, bias));
   const rowBytes = SUBM_TAPS * w.cin * bytesPerElement(x.feats.dtype);
   const rowsPerBlock = Math.max(1, Math.min(x.n, Math.floor(IM2COL_BUDGET_BYTES / rowBytes)));
