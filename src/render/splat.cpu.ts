@@ -17,6 +17,11 @@
  *    `alpha = min(0.99, o exp(power))`, skip alpha < 1/255, stop before a Gaussian that would bring T below 1e-4.
  *
  * Projected records are 12 floats: u, v, conic a, b, c, opacity * coef, r, g, b, depth, radius, visible (1/0).
+ *
+ * Notes (binning, 200k Gaussians -> 1.22M tile entries, CPU time on the shared lavapipe box): copying entries with
+ * `entries.set(records.subarray(...))` 400-640 ms; scalar copies 320-360 ms (kept). Sorting: a comparator
+ * `Array.prototype.sort` and the LSD radix sort measured alike at 20k under load; the radix sort is kept (O(n),
+ * stable by construction like the official CUB sort).
  */
 
 import type { Camera } from './camera.ts';
@@ -217,16 +222,19 @@ export interface TileBins {
   visible: number;
 }
 
+function clampTile(x: number, hi: number): number {
+  return Math.min(hi, Math.max(0, Math.trunc(x)));
+}
+
 /** Tile rectangle of a record (C's `(int)` truncation, then clamped to the grid), written into `out`. */
 function tileRect(rec: Float32Array, o: number, tilesX: number, tilesY: number, out: Int32Array): void {
   const u = rec[o]!;
   const v = rec[o + 1]!;
   const r = rec[o + 10]!;
-  const clampT = (x: number, hi: number) => Math.min(hi, Math.max(0, Math.trunc(x)));
-  out[0] = clampT(Math.fround(u - r) / TILE, tilesX);
-  out[1] = clampT(Math.fround(v - r) / TILE, tilesY);
-  out[2] = clampT(Math.fround(u + r + TILE - 1) / TILE, tilesX);
-  out[3] = clampT(Math.fround(v + r + TILE - 1) / TILE, tilesY);
+  out[0] = clampTile(Math.fround(u - r) / TILE, tilesX);
+  out[1] = clampTile(Math.fround(v - r) / TILE, tilesY);
+  out[2] = clampTile(Math.fround(u + r + TILE - 1) / TILE, tilesX);
+  out[3] = clampTile(Math.fround(v + r + TILE - 1) / TILE, tilesY);
 }
 
 /**
@@ -274,9 +282,12 @@ export function binSplats(records: Float32Array, g: Pick<RasterGeometry, 'width'
     const r1 = rects[4 * i + 1]!;
     const r2 = rects[4 * i + 2]!;
     const r3 = rects[4 * i + 3]!;
-    const rec = records.subarray(o, o + ENTRY_FLOATS);
     for (let ty = r1; ty < r3; ty++) {
-      for (let tx = r0; tx < r2; tx++) entries.set(rec, fill[ty * tilesX + tx]!++ * ENTRY_FLOATS);
+      for (let tx = r0; tx < r2; tx++) {
+        const e = fill[ty * tilesX + tx]!++ * ENTRY_FLOATS;
+        // Scalar copies: faster than `entries.set(subarray)` for 9 values (measured 1.2M entries: see notes).
+        for (let c = 0; c < ENTRY_FLOATS; c++) entries[e + c] = records[o + c]!;
+      }
     }
   }
   return { tilesX, tilesY, ranges, entries, visible: nv };

@@ -12,7 +12,7 @@ import {
   shDcToRgb,
   sortByDepth,
 } from './splat.cpu.ts';
-import { compositeGpu, projectSplatsGpu, renderSplats } from './splat.ts';
+import { compositeGpu, projectSplatsGpu, renderSplats, SplatUpload } from './splat.ts';
 
 /** Random scene in the TRELLIS box [-0.5, 0.5]^3 with scales spanning sub-pixel to large Gaussians. */
 function randomScene(n: number, seed: number, scaleRange: [number, number] = [0.003, 0.06]): SplatInput {
@@ -362,4 +362,23 @@ test('splat: render_multiview cameras (8 yaws by 45 degrees, pitch 30 degrees, r
     for (let k = 0; k < 3; k++)
       assert.ok(Math.abs(c.position[k]! - want[k]!) < 1e-12, `camera ${i} axis ${k}`);
   }
+});
+
+test('splat: an uploaded scene renders identically over several views; disposed uploads are refused', async (t) => {
+  const gpu = await requireGpu(t);
+  if (!gpu) return;
+  const input = randomScene(200, 41);
+  const up = SplatUpload.create(gpu, input);
+  const opts = { width: 40, height: 24 };
+  try {
+    for (const cam of turntableCameras(3)) {
+      const a = await renderSplats(gpu, up, cam, opts);
+      const b = await renderSplats(gpu, input, cam, opts);
+      // Same kernels on the same data: bit-identical.
+      assert.deepEqual(a.color, b.color);
+    }
+  } finally {
+    up.dispose();
+  }
+  await assert.rejects(renderSplats(gpu, up, orbitCamera(0, 0, 2, 40), opts), /SplatUpload .* disposed/);
 });

@@ -96,24 +96,61 @@ function packInput(input: SplatInput, n: number): Float32Array {
 }
 
 /**
+ * Gaussians packed and uploaded once, for rendering many views (a turntable) without re-uploading.
+ * Release with `dispose()`.
+ * @example
+ * const up = SplatUpload.create(gpu, input);
+ * try { for (const cam of cams) await renderSplats(gpu, up, cam); } finally { up.dispose(); }
+ */
+export class SplatUpload {
+  private released = false;
+  private constructor(
+    readonly gpu: GpuContext,
+    readonly input: SplatInput,
+    readonly count: number,
+    readonly buffer: GPUBuffer,
+  ) {}
+
+  static create(gpu: GpuContext, input: SplatInput): SplatUpload {
+    const n = splatCount(input);
+    const buffer = gpu.allocBuffer(Math.max(1, n) * IN_FLOATS * 4);
+    gpu.writeBuffer(buffer, 0, packInput(input, n));
+    return new SplatUpload(gpu, input, n, buffer);
+  }
+
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    this.gpu.releaseBuffer(this.buffer);
+  }
+
+  get disposed(): boolean {
+    return this.released;
+  }
+}
+
+/**
  * Step 1 on the GPU: 12-float records per Gaussian (same layout as `projectSplatsCpu`).
  * @example
  * const rec = await projectSplatsGpu(gpu, input, camera, { width: 64, height: 64, kernelSize: 0.1 });
  */
 export async function projectSplatsGpu(
   gpu: GpuContext,
-  input: SplatInput,
+  input: SplatInput | SplatUpload,
   camera: Camera,
   g: RasterGeometry,
 ): Promise<Float32Array> {
-  const n = splatCount(input);
-  if (n === 0) return new Float32Array(0);
-  const k = projectionConstants(camera, g);
-  const pipeline = gpu.pipeline('splat_project', WGSL['render/splat_project']!);
-  const inBuf = gpu.allocBuffer(n * IN_FLOATS * 4);
-  const outBuf = gpu.allocBuffer(n * RECORD_FLOATS * 4);
+  if (input instanceof SplatUpload && (input.gpu !== gpu || input.disposed)) {
+    throw new Error('renderSplats: the SplatUpload belongs to another GPU context or was disposed');
+  }
+  const up = input instanceof SplatUpload ? input : SplatUpload.create(gpu, input);
+  const n = up.count;
+  const outBuf = gpu.allocBuffer(Math.max(1, n) * RECORD_FLOATS * 4);
   try {
-    gpu.writeBuffer(inBuf, 0, packInput(input, n));
+    if (n === 0) return new Float32Array(0);
+    const k = projectionConstants(camera, g);
+    const pipeline = gpu.pipeline('splat_project', WGSL['render/splat_project']!);
+    const inBuf = up.buffer;
     const align = Math.max(
       alignedRows(IN_FLOATS * 4, gpu.offsetAlignment),
       alignedRows(RECORD_FLOATS * 4, gpu.offsetAlignment),
@@ -150,7 +187,7 @@ export async function projectSplatsGpu(
     }
     return new Float32Array(await gpu.readBuffer(outBuf, 0, n * RECORD_FLOATS * 4));
   } finally {
-    gpu.releaseBuffer(inBuf);
+    if (up !== input) up.dispose();
     gpu.releaseBuffer(outBuf);
   }
 }
@@ -265,21 +302,24 @@ export function finishImage(
 }
 
 /**
- * Renders activated Gaussians from one camera. `gpu` null runs the CPU twin.
+ * Renders activated Gaussians from one camera. `gpu` null runs the CPU twin. `input` may be a
+ * {@link SplatUpload} to skip re-uploading the Gaussians for every view.
  * @example
  * const img = await renderSplats(gpu, input, orbitCamera(0, 0.3, 2, 40), { width: 512, height: 512, background: [1, 1, 1] });
  * await writePng('view.png', { width: img.width, height: img.height, channels: 4, data: img.rgba });
  */
 export async function renderSplats(
   gpu: GpuContext | null,
-  input: SplatInput,
+  input: SplatInput | SplatUpload,
   camera: Camera,
   options: RenderSplatsOptions = {},
 ): Promise<SplatImage> {
   const o = { ...RENDER_SPLATS_DEFAULTS, ...options };
   checkOptions(o);
   const g: RasterGeometry = { width: o.width, height: o.height, kernelSize: o.kernelSize };
-  const records = gpu ? await projectSplatsGpu(gpu, input, camera, g) : projectSplatsCpu(input, camera, g);
+  const records = gpu
+    ? await projectSplatsGpu(gpu, input, camera, g)
+    : projectSplatsCpu(input instanceof SplatUpload ? input.input : input, camera, g);
   const bins = binSplats(records, g);
   const acc = gpu ? await compositeGpu(gpu, bins, g) : compositeCpu(bins, g);
   return {

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../io/atomic-write.ts';
 import { writePng } from '../io/image.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { type TurntableOptions, turntableCameras } from './camera.ts';
-import { renderSplats, type SplatImage, type SplatInput } from './splat.ts';
+import { renderSplats, type SplatImage, type SplatInput, SplatUpload } from './splat.ts';
 
 /** Options for {@link renderTurntable}. */
 export interface RenderTurntableOptions extends TurntableOptions {
@@ -59,15 +59,21 @@ export async function renderTurntable(
   const size = options.size ?? RENDER_TURNTABLE_DEFAULTS.size;
   const cams = turntableCameras(frames, options);
   const out: Frame[] = [];
-  for (let i = 0; i < cams.length; i++) {
-    const img = await renderSplats(gpu, input, cams[i]!, {
-      width: size,
-      height: size,
-      background: options.background ?? RENDER_TURNTABLE_DEFAULTS.background,
-      kernelSize: options.kernelSize ?? RENDER_TURNTABLE_DEFAULTS.kernelSize,
-    });
-    options.onFrame?.(i, img);
-    out.push({ width: img.width, height: img.height, rgba: img.rgba });
+  // Upload the Gaussians once for all views.
+  const source = gpu ? SplatUpload.create(gpu, input) : input;
+  try {
+    for (let i = 0; i < cams.length; i++) {
+      const img = await renderSplats(gpu, source, cams[i]!, {
+        width: size,
+        height: size,
+        background: options.background ?? RENDER_TURNTABLE_DEFAULTS.background,
+        kernelSize: options.kernelSize ?? RENDER_TURNTABLE_DEFAULTS.kernelSize,
+      });
+      options.onFrame?.(i, img);
+      out.push({ width: img.width, height: img.height, rgba: img.rgba });
+    }
+  } finally {
+    if (source instanceof SplatUpload) source.dispose();
   }
   return out;
 }
