@@ -49,10 +49,17 @@ test('turntable: PNG frames and animated GIF/WebP round-trip', async () => {
     const frames = await renderTurntable(null, SCENE, { frames: 4, size: 24 });
     const paths = await writeFrames(join(dir, 'frames'), frames);
     assert.deepEqual(await readdir(join(dir, 'frames')), ['000.png', '001.png', '002.png', '003.png']);
+    // Default: RGB like the official outputs (the colour already holds the white background).
     const back = await readImage(paths[1]!);
     assert.equal(back.width, 24);
-    assert.equal(back.channels, 4);
-    assert.deepEqual(Buffer.from(back.data), Buffer.from(frames[1]!.rgba));
+    assert.equal(back.channels, 3);
+    for (let p = 0; p < 24 * 24; p++) {
+      for (let c = 0; c < 3; c++) assert.equal(back.data[3 * p + c], frames[1]!.rgba[4 * p + c]);
+    }
+    const withAlpha = await writeFrames(join(dir, 'alpha'), frames.slice(0, 1), { alpha: true });
+    const backA = await readImage(withAlpha[0]!);
+    assert.equal(backA.channels, 4);
+    assert.deepEqual(Buffer.from(backA.data), Buffer.from(frames[0]!.rgba));
 
     await writeGif(join(dir, 'tt.gif'), frames, { fps: 25 });
     const gifBytes = await readFile(join(dir, 'tt.gif'));
@@ -63,7 +70,11 @@ test('turntable: PNG frames and animated GIF/WebP round-trip', async () => {
     assert.deepEqual(meta.delay, [40, 40, 40, 40]);
     assert.equal(meta.loop, 0);
 
-    await writeGif(join(dir, 'tt.webp'), frames, { fps: 10 });
+    // The GIF is opaque (no transparent white background), as the official video.
+    const gifRaw = await sharp(gifBytes, { animated: true }).ensureAlpha().raw().toBuffer();
+    for (let i = 3; i < gifRaw.length; i += 4) assert.equal(gifRaw[i], 255, 'opaque GIF pixel');
+
+    await writeGif(join(dir, 'tt.webp'), frames, { fps: 10, alpha: true });
     const webp = await sharp(join(dir, 'tt.webp'), { animated: true })
       .raw()
       .toBuffer({ resolveWithObject: true });
@@ -77,7 +88,7 @@ test('turntable: PNG frames and animated GIF/WebP round-trip', async () => {
         assert.equal(f2[i + c], frames[2]!.rgba[i + c], `pixel ${i / 4} channel ${c}`);
     }
     // No temporary files left behind.
-    assert.deepEqual((await readdir(dir)).sort(), ['frames', 'tt.gif', 'tt.webp']);
+    assert.deepEqual((await readdir(dir)).sort(), ['alpha', 'frames', 'tt.gif', 'tt.webp']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -90,26 +90,56 @@ function checkFrames(op: string, frames: readonly Frame[]): void {
   }
 }
 
+/** Options shared by {@link writeFrames} and {@link writeGif}. */
+export interface WriteFramesOptions {
+  /**
+   * Keep the coverage (1 - T) as an alpha channel (default false: RGB like the official outputs). The colour is
+   * already composited over the render background, so with alpha on render on black to get premultiplied colour.
+   */
+  alpha?: boolean;
+}
+
+/** RGB bytes of an RGBA frame (the colour already holds the background). */
+function rgbOf(f: Frame): Uint8Array {
+  const n = f.width * f.height;
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    out[3 * p] = f.rgba[4 * p]!;
+    out[3 * p + 1] = f.rgba[4 * p + 1]!;
+    out[3 * p + 2] = f.rgba[4 * p + 2]!;
+  }
+  return out;
+}
+
 /**
  * Writes frames as `dir/000.png`, `dir/001.png`, ... (creates `dir`; each PNG written atomically).
  * @example
  * await writeFrames('out/frames', frames);
  */
-export async function writeFrames(dir: string, frames: readonly Frame[]): Promise<string[]> {
+export async function writeFrames(
+  dir: string,
+  frames: readonly Frame[],
+  options: WriteFramesOptions = {},
+): Promise<string[]> {
   checkFrames('writeFrames', frames);
   await mkdir(dir, { recursive: true });
   const digits = Math.max(3, String(frames.length - 1).length);
   const paths: string[] = [];
   for (const [i, f] of frames.entries()) {
     const p = join(dir, `${String(i).padStart(digits, '0')}.png`);
-    await writePng(p, { width: f.width, height: f.height, channels: 4, data: f.rgba });
+    await writePng(
+      p,
+      options.alpha
+        ? { width: f.width, height: f.height, channels: 4, data: f.rgba }
+        : { width: f.width, height: f.height, channels: 3, data: rgbOf(f) },
+    );
     paths.push(p);
   }
   return paths;
 }
 
 /** Options for {@link writeGif}. */
-export interface WriteAnimationOptions {
+export interface WriteAnimationOptions extends WriteFramesOptions {
   /** Frames per second (default 30). */
   fps?: number;
   /** Loop count, 0 = forever (default 0). */
@@ -132,12 +162,15 @@ export async function writeGif(
   const fps = options.fps ?? 30;
   if (!(fps > 0)) throw new Error(`writeGif: fps must be positive, got ${fps}`);
   const { width, height } = frames[0]!;
-  const stacked = new Uint8Array(width * height * 4 * frames.length);
-  for (const [i, f] of frames.entries()) stacked.set(f.rgba, i * f.rgba.length);
+  const channels = options.alpha ? 4 : 3;
+  const stacked = new Uint8Array(width * height * channels * frames.length);
+  for (const [i, f] of frames.entries()) {
+    stacked.set(options.alpha ? f.rgba : rgbOf(f), i * width * height * channels);
+  }
   const format = options.format ?? (path.toLowerCase().endsWith('.webp') ? 'webp' : 'gif');
   const delay = Math.round(1000 / fps);
   const img = sharp(stacked, {
-    raw: { width, height: height * frames.length, channels: 4, pageHeight: height },
+    raw: { width, height: height * frames.length, channels, pageHeight: height },
   });
   const anim = { loop: options.loop ?? 0, delay: frames.map(() => delay) };
   const bytes =
