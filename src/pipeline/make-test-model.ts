@@ -1,0 +1,488 @@
+/**
+ * `make-test-model`: a randomly initialised model directory in exactly the released layout (model-dir.ts), for
+ * tests, benchmarks and trying the pipeline without downloading 4 GB.
+ *
+ * - `tiny`: a reduced configuration the official code can also run (condition width 1024 is hard-coded there, so
+ *   DINOv2 keeps width 1024 with depth 1 and mlp_ratio 0.25; stage-1 flow width 128 / 2 heads / 2 blocks; SS decoder
+ *   channels [32, 16, 8]; SLAT flow width 128 / 2 blocks; SLAT decoders width 256 (the mesh decoder needs a multiple
+ *   of 256) / 2 blocks).
+ * - `full`: the released sizes (configs.json).
+ *
+ * Initialisation: every weight matrix/kernel uniform with std 1/sqrt(fan_in) (fan_in = product of all but the first
+ * dim, i.e. PyTorch's layout and spconv's KRSC layout alike; the flows' velocity heads at 5% of that), biases uniform in +-0.02, norm scales and
+ * RMS/LayerScale gammas 1, DINOv2 token parameters std 0.02, fixed buffers (the stage-1 sin-cos position table) as
+ * the official module computes them. One xoshiro stream per tensor name, so a tensor does not depend on the others.
+ * Files are written f16 for `use_fp16` models, f32 otherwise.
+ *
+ * Occupancy calibration: random weights give a random occupancy threshold, so the SS decoder's final bias is
+ * shifted until the decoder, run on standard-normal latents (what stage 1 starts from), marks ~`targetVoxels`
+ * voxels (500 tiny / 20k full): the bias moves by the (target+1)-th largest logit.
+ */
+
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Rng } from '../data/prng.ts';
+import { writeSafetensors } from '../io/safetensors.node.ts';
+import type { WritableTensor } from '../io/safetensors.ts';
+import type { Dinov2Config } from '../models/dinov2.ts';
+import { dinov2ExpectedShapes } from '../models/dinov2.ts';
+import { DINOV2_FILES } from '../models/dinov2-weights.ts';
+import { SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decoder.ts';
+import { type SsFlowConfig, ssFlowPosEmb } from '../models/ss-flow.ts';
+import { MapWeightStore } from '../nn/weights.ts';
+import { TorchGenerator } from '../random/generator.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../runtime/dtype.ts';
+import type { GpuContext } from '../runtime/gpu.ts';
+import { Tensor } from '../runtime/tensor.ts';
+import { DINOV2_SUBDIR, expectedShapesFor, type ModelRole, PIPELINE_FILE } from './model-dir.ts';
+
+export type TestModelSize = 'tiny' | 'full';
+
+/** Checkpoint folder inside the model directory, as in the HF repo. */
+export const CKPT_DIR = 'Amodal3R_ckpts';
+
+interface ModelSpec {
+  role: ModelRole;
+  stem: string;
+  className: string;
+  args: Record<string, unknown>;
+}
+
+const GS_REPRESENTATION = {
+  lr: { _xyz: 1.0, _features_dc: 1.0, _opacity: 1.0, _scaling: 1.0, _rotation: 0.1 },
+  perturb_offset: true,
+  voxel_size: 1.5,
+  num_gaussians: 32,
+  '2d_filter_kernel_size': 0.1,
+  '3d_filter_kernel_size': 9e-4,
+  scaling_bias: 4e-3,
+  opacity_bias: 0.1,
+  scaling_activation: 'softplus',
+};
+
+const SLAT_NORMALIZATION = {
+  mean: [
+    -2.1687545776367188, -0.004347046371549368, -0.13352349400520325, -0.08418072760105133,
+    -0.5271206498146057, 0.7238689064979553, -1.1414450407028198, 1.2039363384246826,
+  ],
+  std: [
+    2.377650737762451, 2.386378288269043, 2.124418020248413, 2.1748552322387695, 2.663944721221924,
+    2.371192216873169, 2.6217446327209473, 2.684523105621338,
+  ],
+};
+
+function sampler(steps: number, cfg: number): Record<string, unknown> {
+  return {
+    name: 'FlowEulerGuidanceIntervalSampler',
+    args: { sigma_min: 1e-5 },
+    params: { steps, cfg_strength: cfg, cfg_interval: [0.5, 1.0], rescale_t: 3.0 },
+  };
+}
+
+/** DINOv2 arguments (torch-hub `DinoVisionTransformer`) per size. */
+export function testDinov2Config(size: TestModelSize): Dinov2Config {
+  return {
+    img_size: 518,
+    patch_size: 14,
+    embed_dim: 1024,
+    depth: size === 'tiny' ? 1 : 24,
+    num_heads: 16,
+    mlp_ratio: size === 'tiny' ? 0.25 : 4,
+    num_register_tokens: 4,
+    qkv_bias: true,
+    proj_bias: true,
+    ffn_bias: true,
+    ffn_layer: 'mlp',
+    init_values: 1.0,
+    in_chans: 3,
+  };
+}
+
+/** The checkpoints of a test model (stems follow the release's naming). */
+export function testModelSpecs(size: TestModelSize): ModelSpec[] {
+  const tiny = size === 'tiny';
+  const ssFlow: SsFlowConfig & Record<string, unknown> = {
+    resolution: 16,
+    in_channels: 8,
+    out_channels: 8,
+    model_channels: tiny ? 128 : 1024,
+    cond_channels: 1024,
+    num_blocks: tiny ? 2 : 24,
+    num_heads: tiny ? 2 : 16,
+    num_head_channels: 64,
+    mlp_ratio: 4,
+    // patch 2 (the class default; the release uses 1) cuts the tiny flow from 4096 to 512 tokens.
+    patch_size: tiny ? 2 : 1,
+    pe_mode: 'ape',
+    use_fp16: true,
+    use_checkpoint: false,
+    share_mod: false,
+    qk_rms_norm: true,
+    qk_rms_norm_cross: false,
+    mask_cond_type: 'mask_patcher',
+  };
+  const ssDec: SsDecoderConfig & Record<string, unknown> = {
+    out_channels: 1,
+    latent_channels: 8,
+    num_res_blocks: 2,
+    num_res_blocks_middle: 2,
+    channels: tiny ? [32, 16, 8] : [512, 128, 32],
+    norm_type: 'layer',
+    use_fp16: true,
+  };
+  const slatFlow = {
+    resolution: 64,
+    in_channels: 8,
+    out_channels: 8,
+    model_channels: tiny ? 128 : 1024,
+    cond_channels: 1024,
+    num_blocks: tiny ? 2 : 24,
+    num_heads: tiny ? 2 : 16,
+    num_head_channels: 64,
+    mlp_ratio: 4,
+    patch_size: 2,
+    num_io_res_blocks: tiny ? 1 : 2,
+    io_block_channels: tiny ? [32] : [128],
+    pe_mode: 'ape',
+    use_fp16: true,
+    use_checkpoint: false,
+    use_skip_connection: true,
+    share_mod: false,
+    qk_rms_norm: true,
+    qk_rms_norm_cross: false,
+    mask_cond_type: 'mask_patcher',
+  };
+  const dec = (repr: Record<string, unknown>) => ({
+    resolution: 64,
+    model_channels: tiny ? 256 : 768,
+    latent_channels: 8,
+    num_blocks: tiny ? 2 : 12,
+    num_heads: tiny ? 4 : 12,
+    mlp_ratio: 4,
+    attn_mode: 'swin',
+    window_size: 8,
+    pe_mode: 'ape',
+    use_fp16: true,
+    use_checkpoint: false,
+    qk_rms_norm: false,
+    representation_config: repr,
+  });
+  const sfx = tiny ? '_tiny' : '';
+  return [
+    {
+      role: 'sparse_structure_flow_model',
+      stem: `${CKPT_DIR}/ss_flow_img_dit_L_16l8_fp16${sfx}`,
+      className: 'SparseStructureFlowModelMaskAsCondWeighted',
+      args: ssFlow,
+    },
+    {
+      role: 'sparse_structure_decoder',
+      stem: `${CKPT_DIR}/ss_dec_conv3d_16l8_fp16${sfx}`,
+      className: 'SparseStructureDecoder',
+      args: ssDec,
+    },
+    {
+      role: 'slat_flow_model',
+      stem: `${CKPT_DIR}/slat_flow_img_dit_L_64l8p2_fp16${sfx}`,
+      className: 'SLatFlowModelMaskAsCondWeighted',
+      args: slatFlow,
+    },
+    {
+      role: 'slat_decoder_gs',
+      stem: `${CKPT_DIR}/slat_dec_gs_swin8_B_64l8gs32_fp16${sfx}`,
+      className: 'SLatGaussianDecoder',
+      args: dec(GS_REPRESENTATION),
+    },
+    {
+      role: 'slat_decoder_mesh',
+      stem: `${CKPT_DIR}/slat_dec_mesh_swin8_B_64l8m256c_fp16${sfx}`,
+      className: 'SLatMeshDecoder',
+      args: dec({ use_color: true }),
+    },
+  ];
+}
+
+/** Stable 32-bit hash of a string (FNV-1a), to give each tensor its own random stream. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+const TOKEN_PARAMS = new Set(['cls_token', 'register_tokens', 'mask_token', 'pos_embed']);
+const TOKEN_STD = 0.02;
+const BIAS_RANGE = 0.02;
+/**
+ * The flows' velocity heads (`out_layer.weight`, 0 in the official init) get 5% of the usual scale: a random
+ * velocity of unit size, amplified by CFG (1 + 7.5), would swamp the noise, and the sampled latent would no longer
+ * look like the standard-normal latents the occupancy calibration assumes.
+ */
+const VELOCITY_HEAD_SCALE = 0.05;
+
+/**
+ * Values of one randomly initialised parameter (see the file notes for the scheme).
+ * @example
+ * const w = initParameter('blocks.0.attn.qkv.weight', [3072, 1024], 0);
+ */
+export function initParameter(name: string, shape: readonly number[], seed: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const leaf = name.split('.').pop() ?? name;
+  const rank1Scale = shape.length === 1 && leaf === 'weight';
+  if (leaf === 'gamma' || rank1Scale) return out.fill(1);
+  const rng = new Rng(seed, hash32(name));
+  let half: number;
+  if (TOKEN_PARAMS.has(name)) half = Math.sqrt(3) * TOKEN_STD;
+  else if (leaf === 'bias') half = BIAS_RANGE;
+  else {
+    const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
+    half = Math.sqrt(3 / Math.max(1, fanIn)) * (name === 'out_layer.weight' ? VELOCITY_HEAD_SCALE : 1);
+  }
+  for (let i = 0; i < n; i++) out[i] = (rng.nextU32() / 4294967296) * 2 * half - half;
+  return out;
+}
+
+/** Fixed (non-learned) tensors a class stores, computed as the official module does. */
+function fixedBuffers(className: string, args: Record<string, unknown>): Map<string, Float32Array> {
+  const m = new Map<string, Float32Array>();
+  if (className === 'SparseStructureFlowModelMaskAsCondWeighted')
+    m.set('pos_emb', ssFlowPosEmb(args as unknown as SsFlowConfig));
+  return m;
+}
+
+/** f16-rounded copy (what an F16 file will give back). */
+function roundTripF16(v: Float32Array): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = f16BitsToF32(f32ToF16Bits(v[i]));
+  return out;
+}
+
+/** All parameters of one checkpoint, as stored (f16-rounded when `fp16`). */
+function generateWeights(
+  expected: Map<string, number[]>,
+  buffers: Map<string, Float32Array>,
+  seed: number,
+  fp16: boolean,
+): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of expected) {
+    const raw = buffers.get(name) ?? initParameter(name, shape, seed);
+    out.set(name, { shape, data: fp16 ? roundTripF16(raw) : raw });
+  }
+  return out;
+}
+
+function toWritable(
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  fp16: boolean,
+): Record<string, WritableTensor> {
+  const rec: Record<string, WritableTensor> = {};
+  for (const [k, t] of weights) rec[k] = { dtype: fp16 ? 'F16' : 'F32', shape: t.shape, data: t.data };
+  return rec;
+}
+
+/** Voxels per 64^3 grid that the calibrated decoder should mark on a standard-normal latent. */
+export const TARGET_VOXELS: Readonly<Record<TestModelSize, number>> = { tiny: 500, full: 20000 };
+/** Latents used for the calibration (their logits are pooled). */
+const CALIBRATION_LATENTS = 1;
+
+/**
+ * Shifts `out_layer.2.bias` so the decoder marks ~`target` voxels per latent; returns the shift and the count
+ * measured after the (f16-rounded) shift.
+ */
+async function calibrateDecoder(
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  config: SsDecoderConfig,
+  gpu: GpuContext | null,
+  seed: number,
+  target: number,
+  fp16: boolean,
+  log: (m: string) => void,
+): Promise<{ shift: number; voxels: number }> {
+  const run = async (): Promise<Float32Array[]> => {
+    // One decoder pass per latent; out_channels is 1 (occupancy), so the bias is a single value.
+    const store = new MapWeightStore(weights, 'test-model SS decoder');
+    const dec = await SparseStructureDecoder.load(store, config, { gpu });
+    const g = new TorchGenerator(seed + 1);
+    const outs: Float32Array[] = [];
+    try {
+      for (let i = 0; i < CALIBRATION_LATENTS; i++) {
+        const z = Tensor.fromArray(
+          g.randn([1, config.latent_channels, 16, 16, 16]),
+          [1, config.latent_channels, 16, 16, 16],
+          {
+            gpu,
+          },
+        );
+        const l = dec.forward(z);
+        z.dispose();
+        outs.push(await l.toArray());
+        l.dispose();
+      }
+    } finally {
+      dec.dispose();
+    }
+    return outs;
+  };
+  const t0 = performance.now();
+  const logits = await run();
+  log(`calibration decoder pass: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const pooled = new Float32Array(logits.reduce((a, l) => a + l.length, 0));
+  let o = 0;
+  for (const l of logits) {
+    pooled.set(l, o);
+    o += l.length;
+  }
+  for (const v of pooled) {
+    if (!Number.isFinite(v))
+      throw new Error('make-test-model: the random SS decoder produced non-finite logits');
+  }
+  pooled.sort();
+  const k = Math.min(pooled.length - 1, target * CALIBRATION_LATENTS);
+  // Threshold between the k-th and (k+1)-th largest logits.
+  const q = 0.5 * (pooled[pooled.length - k] + pooled[pooled.length - 1 - k]);
+  const bias = weights.get('out_layer.2.bias');
+  if (!bias) throw new Error('make-test-model: SS decoder has no out_layer.2.bias');
+  const shifted = bias.data.map((b) => b - q);
+  const stored = fp16 ? roundTripF16(shifted) : shifted;
+  // The output conv adds its bias last (in f32), so the shifted logits are the old ones plus the bias change.
+  const delta = stored[0] - bias.data[0];
+  bias.data = stored;
+  const voxels = logits.reduce((a, l) => a + l.filter((v) => v + delta > 0).length, 0) / CALIBRATION_LATENTS;
+  return { shift: -q, voxels };
+}
+
+export interface MakeTestModelOptions {
+  config: TestModelSize;
+  out: string;
+  /** Seed of the weights (default 0). */
+  seed?: number;
+  /** GPU for the occupancy calibration (null = CPU). */
+  gpu?: GpuContext | null;
+  /** Replace an existing output folder. */
+  force?: boolean;
+  /** Voxels the calibrated SS decoder should mark (default {@link TARGET_VOXELS}). */
+  targetVoxels?: number;
+  onLog?: (message: string) => void;
+}
+
+export interface MakeTestModelResult {
+  dir: string;
+  /** Checkpoints written, by role, with their parameter counts. */
+  models: { role: ModelRole; stem: string; parameters: number }[];
+  /** Roles left out because this build has no implementation for them. */
+  skipped: { role: ModelRole; reason: string }[];
+  dinov2Parameters: number;
+  /** Shift added to the SS decoder's final bias, and voxels it marks per standard-normal latent afterwards. */
+  calibration: { shift: number; voxels: number };
+  seconds: number;
+}
+
+/**
+ * Writes a random model directory. Written into a temporary sibling folder, renamed into place at the end.
+ *
+ * @example
+ * const r = await makeTestModel({ config: 'tiny', out: 'models/tiny', seed: 0 });
+ * const model = await openModelDir(r.dir);
+ */
+export async function makeTestModel(options: MakeTestModelOptions): Promise<MakeTestModelResult> {
+  const t0 = performance.now();
+  const size = options.config;
+  if (size !== 'tiny' && size !== 'full')
+    throw new Error(`make-test-model: --config must be tiny or full, got '${String(size)}'`);
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`make-test-model: seed must be a non-negative integer, got ${seed}`);
+  const out = resolve(options.out);
+  if (existsSync(out) && !options.force && (await readdir(out)).length > 0)
+    throw new Error(`make-test-model: ${out} exists and is not empty; pass --force to replace it`);
+  const log = options.onLog ?? (() => {});
+  const gpu = options.gpu ?? null;
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Date.now()}`);
+  await mkdir(join(tmp, CKPT_DIR), { recursive: true });
+  try {
+    const models: MakeTestModelResult['models'] = [];
+    const skipped: MakeTestModelResult['skipped'] = [];
+    let calibration = { shift: 0, voxels: 0 };
+    const listed: Record<string, string> = {};
+    for (const spec of testModelSpecs(size)) {
+      const shapesFn = expectedShapesFor(spec.className);
+      if (!shapesFn) {
+        skipped.push({ role: spec.role, reason: `${spec.className} is not implemented in this build` });
+        log(`skipping ${spec.role}: ${spec.className} is not implemented in this build`);
+        continue;
+      }
+      const fp16 = spec.args.use_fp16 === true;
+      const weights = generateWeights(
+        shapesFn(spec.args),
+        fixedBuffers(spec.className, spec.args),
+        seed,
+        fp16,
+      );
+      if (spec.role === 'sparse_structure_decoder') {
+        calibration = await calibrateDecoder(
+          weights,
+          spec.args as unknown as SsDecoderConfig,
+          gpu,
+          seed,
+          options.targetVoxels ?? TARGET_VOXELS[size],
+          fp16,
+          log,
+        );
+        log(
+          `SS decoder bias shifted by ${calibration.shift.toFixed(4)}: ${calibration.voxels} voxels per random latent`,
+        );
+      }
+      const parameters = [...weights.values()].reduce((a, t) => a + t.data.length, 0);
+      await writeSafetensors(join(tmp, `${spec.stem}.safetensors`), toWritable(weights, fp16), {
+        format: 'pt',
+      });
+      await writeFile(
+        join(tmp, `${spec.stem}.json`),
+        `${JSON.stringify({ name: spec.className, args: spec.args }, null, 2)}\n`,
+      );
+      listed[spec.role] = spec.stem;
+      models.push({ role: spec.role, stem: spec.stem, parameters });
+      log(`wrote ${spec.stem} (${parameters} parameters, ${fp16 ? 'f16' : 'f32'})`);
+    }
+    const dcfg = testDinov2Config(size);
+    const dino = generateWeights(dinov2ExpectedShapes(dcfg), new Map(), seed, false);
+    await mkdir(join(tmp, DINOV2_SUBDIR));
+    await writeSafetensors(join(tmp, DINOV2_SUBDIR, DINOV2_FILES.hubWeights), toWritable(dino, false), {
+      format: 'pt',
+    });
+    await writeFile(
+      join(tmp, DINOV2_SUBDIR, DINOV2_FILES.hubConfig),
+      `${JSON.stringify({ args: dcfg }, null, 2)}\n`,
+    );
+    const dinov2Parameters = [...dino.values()].reduce((a, t) => a + t.data.length, 0);
+    log(`wrote ${DINOV2_SUBDIR}/${DINOV2_FILES.hubWeights} (${dinov2Parameters} parameters)`);
+    const pipeline = {
+      name: 'Amodal3RImageTo3DPipeline',
+      args: {
+        models: listed,
+        sparse_structure_sampler: sampler(25, 7.5),
+        slat_sampler: sampler(25, 3.0),
+        slat_normalization: SLAT_NORMALIZATION,
+        image_cond_model: 'dinov2_vitl14_reg',
+      },
+      test_model: { config: size, seed, note: 'random weights written by amodal3r make-test-model' },
+    };
+    await writeFile(join(tmp, PIPELINE_FILE), `${JSON.stringify(pipeline, null, 2)}\n`);
+    if (existsSync(out)) await rm(out, { recursive: true, force: true });
+    await mkdir(dirname(out), { recursive: true });
+    await rename(tmp, out);
+    return {
+      dir: out,
+      models,
+      skipped,
+      dinov2Parameters,
+      calibration,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
