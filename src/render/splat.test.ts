@@ -382,3 +382,47 @@ test('splat: an uploaded scene renders identically over several views; disposed 
   }
   await assert.rejects(renderSplats(gpu, up, orbitCamera(0, 0, 2, 40), opts), /SplatUpload .* disposed/);
 });
+
+test('splat: anisotropic rotated Gaussian: conic and filtered opacity match the closed form (quaternion w,x,y,z)', async (t) => {
+  const gpu = await requireGpu(t);
+  // Camera at yaw 0, pitch 0: image x = world -X, image y = world -Z, depth along -Y; the origin at depth 2.
+  const cam = orbitCamera(0, 0, 2, 40);
+  const size = 64;
+  const k = 0.1;
+  const f = size / (2 * Math.tan((20 * Math.PI) / 180));
+  const [sx, sy, sz] = [0.05, 0.01, 0.02];
+  const theta = 0.6; // rotation about world Y: an in-plane rotation of the image ellipse
+  const input: SplatInput = {
+    positions: new Float32Array([0, 0, 0]),
+    scales: new Float32Array([sx, sy, sz]),
+    rotations: new Float32Array([Math.cos(theta / 2), 0, Math.sin(theta / 2), 0]),
+    opacities: new Float32Array([0.7]),
+    colors: new Float32Array([1, 1, 1]),
+  };
+  const c = Math.cos(theta);
+  const s = Math.sin(theta);
+  // World XZ covariance of R_y(theta) diag(sx^2, sz^2) R_y^T; the two axis flips of the camera cancel.
+  const sc = (f / 2) ** 2;
+  const a = sc * (c * c * sx * sx + s * s * sz * sz);
+  const b = sc * (-c * s * sx * sx + c * s * sz * sz);
+  const d = sc * (s * s * sx * sx + c * c * sz * sz);
+  const det0 = a * d - b * b;
+  const det1 = (a + k) * (d + k) - b * b;
+  const coef = Math.sqrt(det0 / (det1 + 1e-6) + 1e-6);
+  const want = [(size - 1) / 2, (size - 1) / 2, (d + k) / det1, -b / det1, (a + k) / det1, 0.7 * coef];
+  const geom = { width: size, height: size, kernelSize: k };
+  const recs: [string, Float32Array][] = [['cpu', projectSplatsCpu(input, cam, geom)]];
+  if (gpu) recs.push(['gpu', await projectSplatsGpu(gpu, input, cam, geom)]);
+  for (const [who, r] of recs) {
+    assert.equal(r[11], 1, `${who}: visible`);
+    // f32 on the GPU: 1e-5 relative on conic terms of order 0.01-1 px^-2 and on pixel coordinates ~32.
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(
+        Math.abs(r[i]! - want[i]!) <= 1e-5 * Math.max(1, Math.abs(want[i]!)),
+        `${who} field ${i}: ${r[i]} vs ${want[i]}`,
+      );
+    }
+    assert.ok(Math.abs(r[9]! - 2) < 1e-6, `${who} depth`);
+  }
+  assert.ok(b !== 0 && Math.abs(a - d) > 1, 'the case is genuinely anisotropic and rotated');
+});
