@@ -38,7 +38,7 @@ test('timestep embedding input matches the official frequencies', () => {
   assert.deepEqual([...e.subarray(128)], new Array(128).fill(0));
 });
 
-async function runFlow(dir: string, gpu: GpuContext | null): Promise<void> {
+async function runFlow(dir: string, gpu: GpuContext | null, shortcuts = true): Promise<void> {
   const fx = await loadFixture(dir);
   const cfg = fx.manifest.config as unknown as SsFlowConfig;
   const flow = await SparseStructureFlow.load(new MapWeightStore(fx.weights, dir), cfg, {
@@ -57,7 +57,9 @@ async function runFlow(dir: string, gpu: GpuContext | null): Promise<void> {
     const want = fx.outputs.get(name)!;
     assert.deepEqual([...v.shape], want.shape);
     const err = maxAbsDiff(got, want.data) / maxAbs(want.data);
-    console.log(`${dir} ${gpu ? 'gpu' : 'cpu'} ${name}: max |diff| / max |v| = ${err.toExponential(2)}`);
+    console.log(
+      `${dir} ${gpu ? 'gpu' : 'cpu'}${shortcuts ? '' : ' (no shortcuts)'} ${name}: max |diff| / max |v| = ${err.toExponential(2)}`,
+    );
     assert.ok(err < REL_TOL, `${name}: relative error ${err}`);
     v.dispose();
     disposeFlowCondition(c);
@@ -75,3 +77,38 @@ for (const dir of ['test/fixtures/ss_flow/p1', 'test/fixtures/ss_flow/p2']) {
     await runFlow(dir, gpu);
   });
 }
+
+test('stage-1 flow without the algebraic shortcuts (the official computation) matches too', async () => {
+  await runFlow('test/fixtures/ss_flow/p1', null, false);
+});
+
+test('f16 shortcuts stay within f16 rounding of the full computation', async (t) => {
+  const gpu = await requireGpu(t);
+  if (!gpu) return;
+  if (!gpu.features.f16) return t.skip('adapter has no shader-f16');
+  const dir = 'test/fixtures/ss_flow/p1';
+  const fx = await loadFixture(dir);
+  const cfg = fx.manifest.config as unknown as SsFlowConfig;
+  const store = new MapWeightStore(fx.weights, dir);
+  const x = Tensor.fromArray(fx.inputs.get('x')!.data, fx.inputs.get('x')!.shape, { gpu });
+  const t1000 = fx.outputs.get('t')!.data[0];
+  const outs: Float32Array[] = [];
+  for (const shortcuts of [true, false]) {
+    const flow = await SparseStructureFlow.load(store, cfg, { gpu, precision: 'f16', shortcuts });
+    for (const cond of [fixtureCondition(fx), new Float32Array(4112 * 1024)]) {
+      const c = prepareFlowCondition(cond, gpu, flow.dtype);
+      outs.push(await (await flow.forward(x, t1000, c)).toArray());
+      disposeFlowCondition(c);
+    }
+    flow.dispose();
+  }
+  // Both paths round to f16 at every layer boundary (residual stream in f16: ~5e-4 relative per rounding);
+  // they differ only in where inside the two cross-attentions the f16 roundings fall. Two blocks of this model
+  // accumulate a few such roundings: 1e-2 relative is the spec's f16 tolerance (§k). Measured on lavapipe:
+  // 2.4e-4 for the condition, exactly 0 for the all-zero condition.
+  for (const i of [0, 1]) {
+    const err = maxAbsDiff(outs[i], outs[i + 2]) / maxAbs(outs[i + 2]);
+    console.log(`f16 shortcut vs full (${i ? 'neg' : 'cond'}): ${err.toExponential(2)}`);
+    assert.ok(err < 1e-2, `relative gap ${err}`);
+  }
+});

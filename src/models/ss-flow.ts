@@ -28,6 +28,16 @@ import { checkWeights, type WeightStore } from '../nn/weights.ts';
 import { type DType, roundF16 } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
+import {
+  type BlockShortcuts,
+  blockShortcuts,
+  type CrossAttnArrays,
+  disposeBlockShortcuts,
+  disposeOcclusionStats,
+  type OcclusionStats,
+  occlusionAttentionRank1,
+  occlusionStats,
+} from './flow-shortcuts.ts';
 
 /** Condition tokens: DINOv2 (1 CLS + 4 registers + 37x37 patches) + visibility + occlusion. */
 export const COND_IMAGE_TOKENS = 1374;
@@ -192,6 +202,12 @@ export interface FlowCondition {
   keyBias: Tensor;
   /** Occlusion-ratio tokens [1, 1369, 1024] in the model dtype. */
   occ: Tensor;
+  /** True for the all-zero (unconditional) condition: the cross-attentions reduce to constants. */
+  isZero: boolean;
+  /** Distinct occlusion ratios and counts (rank-1 occlusion attention). */
+  occStats: OcclusionStats;
+  /** Per-model caches of the condition's cross-attention keys/values (same at every step); freed with the condition. */
+  cache: Map<object, Tensor[]>;
 }
 
 /**
@@ -223,13 +239,26 @@ export function prepareFlowCondition(
     [1, COND_PATCHES, COND_CHANNELS],
     { gpu, dtype },
   );
-  return { tokens, keyBias: Tensor.fromArray(bias, [1, COND_IMAGE_TOKENS], { gpu, dtype }), occ };
+  const ratios = new Float32Array(COND_PATCHES);
+  for (let j = 0; j < COND_PATCHES; j++)
+    ratios[j] = cond[(COND_IMAGE_TOKENS + COND_PATCHES + j) * COND_CHANNELS];
+  return {
+    tokens,
+    keyBias: Tensor.fromArray(bias, [1, COND_IMAGE_TOKENS], { gpu, dtype }),
+    occ,
+    isZero: cond.every((v) => v === 0),
+    occStats: occlusionStats(ratios, dtype, gpu),
+    cache: new Map(),
+  };
 }
 
 export function disposeFlowCondition(c: FlowCondition): void {
   c.tokens.dispose();
   c.keyBias.dispose();
   c.occ.dispose();
+  disposeOcclusionStats(c.occStats);
+  for (const ts of c.cache.values()) for (const t of ts) t.dispose();
+  c.cache.clear();
 }
 
 interface AttnWeights {
@@ -263,6 +292,11 @@ export interface SsFlowLoadOptions {
   gpu: GpuContext | null;
   /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
   precision?: 'auto' | 'f32' | 'f16';
+  /**
+   * Exact algebraic savings (flow-shortcuts.ts): constant cross-attentions for the all-zero condition, rank-1
+   * occlusion attention, cached condition keys/values. Default true; false runs the official computation.
+   */
+  shortcuts?: boolean;
 }
 
 export class SparseStructureFlow {
@@ -273,8 +307,17 @@ export class SparseStructureFlow {
   readonly dtype: DType;
   private readonly w: Map<string, Tensor>;
   private readonly blocks: BlockWeights[];
+  /** Per-block shortcut constants (empty when shortcuts are off). */
+  private readonly shortcuts: BlockShortcuts[];
 
-  private constructor(config: SsFlowConfig, gpu: GpuContext | null, dtype: DType, w: Map<string, Tensor>) {
+  private constructor(
+    config: SsFlowConfig,
+    gpu: GpuContext | null,
+    dtype: DType,
+    w: Map<string, Tensor>,
+    shortcuts: BlockShortcuts[],
+  ) {
+    this.shortcuts = shortcuts;
     this.config = config;
     this.r = resolveSsFlowConfig(config);
     this.gpu = gpu;
@@ -348,11 +391,35 @@ export class SparseStructureFlow {
         /^blocks\.\d+\.(adaLN_modulation\.1|self_attn\.to_|cross_attn(_mask)?\.to_|mlp\.mlp\.)/.test(name);
       w.set(name, await store.load(name, { gpu, dtype: isBlockLinear ? dtype : 'f32' }));
     }
-    return new SparseStructureFlow(config, gpu, dtype, w);
+    const shortcuts: BlockShortcuts[] = [];
+    if (options.shortcuts ?? true) {
+      const r = resolveSsFlowConfig(config);
+      const arrays = async (p: string): Promise<CrossAttnArrays> => ({
+        kvW: await store.readFloat32(`${p}.to_kv.weight`),
+        kvB: await store.readFloat32(`${p}.to_kv.bias`),
+        outW: await store.readFloat32(`${p}.to_out.weight`),
+        outB: await store.readFloat32(`${p}.to_out.bias`),
+      });
+      for (let i = 0; i < r.blocks; i++) {
+        const b = `blocks.${i}`;
+        shortcuts.push(
+          blockShortcuts(
+            await arrays(`${b}.cross_attn`),
+            await arrays(`${b}.cross_attn_mask`),
+            r.C,
+            r.heads,
+            dtype,
+            gpu,
+          ),
+        );
+      }
+    }
+    return new SparseStructureFlow(config, gpu, dtype, w, shortcuts);
   }
 
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
+    for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
   }
 
   private weight(name: string): Tensor {
@@ -417,6 +484,17 @@ export class SparseStructureFlow {
     freq.dispose();
     h1.dispose();
     return temb;
+  }
+
+  /** to_kv(condition tokens) of every block, computed once per condition and cached on it. */
+  private condKv(cond: FlowCondition): Tensor[] | null {
+    if (cond.isZero) return null;
+    let kv = cond.cache.get(this);
+    if (!kv) {
+      kv = this.blocks.map((b) => linear(cond.tokens, b.cross.kv!, b.cross.kvB!));
+      cond.cache.set(this, kv);
+    }
+    return kv;
   }
 
   private crossAttention(
@@ -499,7 +577,9 @@ export class SparseStructureFlow {
     const shared = this.r.shareMod
       ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
       : null;
-    for (const blk of this.blocks) {
+    const kvCache = this.shortcuts.length ? this.condKv(cond) : null;
+    for (const [bi, blk] of this.blocks.entries()) {
+      const sc = this.shortcuts[bi];
       const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
       const chunk = (i: number) => slice(mod, 1, i * C, (i + 1) * C);
       const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5].map(chunk);
@@ -513,19 +593,35 @@ export class SparseStructureFlow {
       h.dispose();
       h = next;
       // 2. mask-weighted cross-attention to the image tokens (affine LN, no gate)
-      n = layerNorm(h, { weight: blk.norm2W, bias: blk.norm2B, eps: BLOCK_LN_EPS });
-      a = this.crossAttention(n, cond.tokens, blk.cross, cond.keyBias);
-      n.dispose();
-      next = gatedResidual(h, a, null);
-      a.dispose();
+      if (sc && cond.isZero) {
+        next = add(h, sc.negCross);
+      } else {
+        n = layerNorm(h, { weight: blk.norm2W, bias: blk.norm2B, eps: BLOCK_LN_EPS });
+        a = this.crossAttention(n, cond.tokens, blk.cross, cond.keyBias, kvCache?.[bi]);
+        n.dispose();
+        next = gatedResidual(h, a, null);
+        a.dispose();
+      }
       h.dispose();
       h = next;
       // 3. occlusion-aware cross-attention (plain LN, no gate)
-      n = layerNorm(h, { eps: BLOCK_LN_EPS });
-      a = this.crossAttention(n, cond.occ, blk.crossMask, null);
-      n.dispose();
-      next = gatedResidual(h, a, null);
-      a.dispose();
+      if (sc && cond.isZero) {
+        next = add(h, sc.negOcc);
+      } else {
+        n = layerNorm(h, { eps: BLOCK_LN_EPS });
+        if (sc && !this.r.qkRmsCross) {
+          const q = linear(n, blk.crossMask.q!, blk.crossMask.qB!);
+          const o = occlusionAttentionRank1(q, sc, cond.occStats, this.dtype);
+          q.dispose();
+          a = linear(o, blk.crossMask.out, blk.crossMask.outB);
+          o.dispose();
+        } else {
+          a = this.crossAttention(n, cond.occ, blk.crossMask, null);
+        }
+        n.dispose();
+        next = gatedResidual(h, a, null);
+        a.dispose();
+      }
       h.dispose();
       h = next;
       // 4. adaLN MLP (GELU tanh)
