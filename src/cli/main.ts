@@ -7,8 +7,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDoctor } from './doctor.ts';
+import { registerDownload } from './download.ts';
+import { registerEncode } from './encode.ts';
+import { registerMakeTestModel } from './make-test-model.ts';
 import { registerOcclude2d } from './occlude2d.ts';
 import { registerOcclude3d } from './occlude3d.ts';
+import { registerOcclusionMask } from './occlusion-mask.ts';
+import { registerReconstruct } from './reconstruct.ts';
 
 /** The program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -18,6 +23,11 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerOcclude2d(program);
   registerOcclude3d(program);
+  registerReconstruct(program);
+  registerEncode(program);
+  registerMakeTestModel(program);
+  registerOcclusionMask(program);
+  registerDownload(program);
   return program;
 }
 

@@ -101,22 +101,49 @@ export async function writePly(
   await writeFileAtomic(path, encodePly(properties, comments));
 }
 
-/** Something that can list its per-Gaussian PLY properties (src/representations/gaussians.ts). */
+/** Per-vertex rows as `Gaussians.toPlyProperties()` returns them: `rows` is [n, names.length] row-major. */
+export interface PlyRows {
+  names: readonly string[];
+  rows: Float32Array;
+}
+
+/** Something that can list its per-Gaussian PLY rows (src/representations/gaussians.ts `Gaussians`). */
 export interface GaussianPlySource {
-  toPlyProperties(): PlyProperty[] | Promise<PlyProperty[]>;
+  toPlyProperties(): PlyRows;
+}
+
+/**
+ * Splits interleaved rows into per-property columns.
+ * @example
+ * const props = rowsToProperties(gaussians.toPlyProperties());
+ */
+export function rowsToProperties(r: PlyRows): PlyProperty[] {
+  const P = r.names.length;
+  if (P === 0 || r.rows.length % P !== 0)
+    throw new PlyError(`rowsToProperties: ${r.rows.length} values are not rows of ${P} properties`);
+  const n = r.rows.length / P;
+  return r.names.map((name, j) => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = r.rows[i * P + j];
+    return { name, data };
+  });
 }
 
 /**
  * Writes Gaussians in the official 3DGS layout; refuses property lists that are not exactly that layout, so a
- * viewer never gets a file it would misread.
+ * viewer never gets a file it would misread. Returns the number of Gaussians.
  * @example
  * await writeGaussiansPly('out/gaussians.ply', gaussians);
  */
 export async function writeGaussiansPly(
   path: string,
-  g: GaussianPlySource | readonly PlyProperty[],
+  g: GaussianPlySource | PlyRows | readonly PlyProperty[],
 ): Promise<number> {
-  const props = 'toPlyProperties' in g ? await g.toPlyProperties() : [...g];
+  const props = Array.isArray(g)
+    ? [...(g as readonly PlyProperty[])]
+    : rowsToProperties(
+        'toPlyProperties' in (g as object) ? (g as GaussianPlySource).toPlyProperties() : (g as PlyRows),
+      );
   const names = props.map((p) => p.name);
   if (names.join(' ') !== GAUSSIAN_PLY_PROPERTIES.join(' ')) {
     throw new PlyError(

@@ -28,6 +28,7 @@ import type { WritableTensor } from '../io/safetensors.ts';
 import type { Dinov2Config } from '../models/dinov2.ts';
 import { dinov2ExpectedShapes } from '../models/dinov2.ts';
 import { DINOV2_FILES } from '../models/dinov2-weights.ts';
+import { offsetPerturbation } from '../models/slat-decoder-gs.ts';
 import { SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decoder.ts';
 import { type SsFlowConfig, ssFlowPosEmb } from '../models/ss-flow.ts';
 import { MapWeightStore } from '../nn/weights.ts';
@@ -248,6 +249,11 @@ function fixedBuffers(className: string, args: Record<string, unknown>): Map<str
   const m = new Map<string, Float32Array>();
   if (className === 'SparseStructureFlowModelMaskAsCondWeighted')
     m.set('pos_emb', ssFlowPosEmb(args as unknown as SsFlowConfig));
+  if (className === 'SLatGaussianDecoder') {
+    // The official constructor fills this buffer from a Hammersley sequence (not learned, not random).
+    const rep = args.representation_config as { num_gaussians: number; voxel_size: number };
+    m.set('offset_perturbation', offsetPerturbation(rep.num_gaussians, rep.voxel_size));
+  }
   return m;
 }
 

@@ -30,6 +30,11 @@ import { openSafetensorsFile } from '../io/safetensors.node.ts';
 import type { Dinov2Config } from '../models/dinov2.ts';
 import { dinov2ExpectedShapes } from '../models/dinov2.ts';
 import { openDinov2Dir } from '../models/dinov2-weights.ts';
+import type { SlatDecoderConfig } from '../models/slat-decoder-base.ts';
+import { slatGsExpectedShapes } from '../models/slat-decoder-gs.ts';
+import { slatMeshExpectedShapes } from '../models/slat-decoder-mesh.ts';
+import { slatRfExpectedShapes } from '../models/slat-decoder-rf.ts';
+import { type SLatFlowConfig, slatFlowExpectedShapes } from '../models/slat-flow.ts';
 import { ssDecoderExpectedShapes } from '../models/ss-decoder.ts';
 import { ssFlowExpectedShapes } from '../models/ss-flow.ts';
 import { SafetensorsWeightStore } from '../nn/safetensors-store.ts';
@@ -79,10 +84,34 @@ const CLASSES = new Map<string, ClassSpec>([
         ssDecoderExpectedShapes(a as unknown as Parameters<typeof ssDecoderExpectedShapes>[0]),
     },
   ],
-  ['SLatFlowModelMaskAsCondWeighted', { role: 'slat_flow_model', expectedShapes: null }],
-  ['SLatGaussianDecoder', { role: 'slat_decoder_gs', expectedShapes: null }],
-  ['SLatMeshDecoder', { role: 'slat_decoder_mesh', expectedShapes: null }],
-  ['SLatRadianceFieldDecoder', { role: 'slat_decoder_rf', expectedShapes: null }],
+  [
+    'SLatFlowModelMaskAsCondWeighted',
+    {
+      role: 'slat_flow_model',
+      expectedShapes: (a) => slatFlowExpectedShapes(a as unknown as SLatFlowConfig),
+    },
+  ],
+  [
+    'SLatGaussianDecoder',
+    {
+      role: 'slat_decoder_gs',
+      expectedShapes: (a) => slatGsExpectedShapes(a as unknown as SlatDecoderConfig),
+    },
+  ],
+  [
+    'SLatMeshDecoder',
+    {
+      role: 'slat_decoder_mesh',
+      expectedShapes: (a) => slatMeshExpectedShapes(a as unknown as SlatDecoderConfig),
+    },
+  ],
+  [
+    'SLatRadianceFieldDecoder',
+    {
+      role: 'slat_decoder_rf',
+      expectedShapes: (a) => slatRfExpectedShapes(a as unknown as SlatDecoderConfig),
+    },
+  ],
 ]);
 
 /**

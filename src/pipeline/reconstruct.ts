@@ -12,15 +12,20 @@
  * temporary folder is removed, so `out` never holds a partial result. An existing `out` is refused unless
  * `force`. Formats that cannot be produced by this build are reported in `skipped` with the reason, never faked.
  *
- * Files: `occupancy.ply` (stage-1 voxel centres, always), `gaussians.ply` (3DGS layout), `mesh.glb`,
- * `frames/NNN.png` + `turntable.gif` (need a splat renderer).
+ * Files: `occupancy.ply` (stage-1 voxel centres, always), `gaussians.ply` (3DGS layout, format `ply`), `mesh.glb`
+ * (FlexiCubes surface with vertex colours, format `glb`; no texture baking), `frames/NNN.png` (format `png`) and
+ * `turntable.gif` (format `gif`) rendered by src/render from the Gaussians.
  */
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { occupancyPointProperties, writePly } from '../io/ply-gaussians.ts';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { occupancyPointProperties, writeGaussiansPly, writePly } from '../io/ply-gaussians.ts';
+import type { SlatDecoderConfig } from '../models/slat-decoder-base.ts';
+import { SLatGaussianDecoder } from '../models/slat-decoder-gs.ts';
+import { SLatMeshDecoder } from '../models/slat-decoder-mesh.ts';
+import { SLatFlow, type SLatFlowConfig } from '../models/slat-flow.ts';
 import { occupiedCoords, SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decoder.ts';
 import {
   disposeFlowCondition,
@@ -29,12 +34,19 @@ import {
   type SsFlowConfig,
 } from '../models/ss-flow.ts';
 import { TorchGenerator } from '../random/generator.ts';
+import { splatInputFromGaussians } from '../render/from-gaussians.ts';
+import { type Frame, renderTurntable, writeFrames, writeGif } from '../render/turntable.ts';
+import { extractMesh, MESH_ATTR_CHANNELS } from '../representations/flexicubes.ts';
+import type { Gaussians } from '../representations/gaussians.ts';
+import { type Mesh, writeMeshGlb } from '../representations/mesh.ts';
 import { GPU_HELP, GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
+import { SparseTensor } from '../sparse/sparse-tensor.ts';
 import { type Conditioning, encodeCondition, type ImageInput, InputError, type MaskInput } from './encode.ts';
 import { type ModelDir, type ModelEntry, openModelDir, openModelWeights } from './model-dir.ts';
 import { sampleFlow, type ViewOrder, viewSchedule } from './sampler.ts';
 import { zeroCondition } from './stage1.ts';
+import { sampleStructuredLatent } from './stage2.ts';
 
 export type OutputFormat = 'ply' | 'glb' | 'png' | 'gif';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['ply', 'glb', 'png', 'gif'];
@@ -48,6 +60,7 @@ export type StageName =
   | 'stage2'
   | 'decode-gaussians'
   | 'decode-mesh'
+  | 'render'
   | 'write';
 
 /** Progress of a stage: `done` of `total` units (steps, views, files). */
@@ -81,6 +94,10 @@ export interface ReconstructOptions {
   viewOrder?: ViewOrder;
   dilationKernel?: number;
   padToSquare?: boolean;
+  /** Turntable frames for png/gif (default 300, the official video). */
+  frames?: number;
+  /** Turntable frame side in pixels (default 512). */
+  frameSize?: number;
   /** Use a precomputed condition (from `amodal3r encode`) instead of running DINOv2 on the images. */
   condition?: Conditioning;
   /** Called when a stage starts (done = 0) and after each unit of work. */
@@ -98,6 +115,8 @@ export const RECONSTRUCT_DEFAULTS = {
   device: 'auto' as DeviceChoice,
   precision: 'auto' as Precision,
   viewOrder: 'visibility' as ViewOrder,
+  frames: 300,
+  frameSize: 512,
 } as const;
 
 export interface StageTiming {
@@ -123,6 +142,10 @@ export interface ReconstructResult {
   totalSeconds: number;
   /** Peak GPU bytes over the run (null on the CPU). */
   peakGpuBytes: number | null;
+  /** Gaussians written/decoded (0 without stage 2). */
+  gaussians: number;
+  /** Mesh size (null without a mesh). */
+  mesh: { vertices: number; triangles: number } | null;
   device: string;
   warnings: string[];
 }
@@ -249,6 +272,8 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
   checkInt('slat-steps', o.slatSteps, 1);
   checkNum('ss-cfg', o.ssCfg, 0);
   checkNum('slat-cfg', o.slatCfg, 0);
+  checkInt('frames', o.frames, 1);
+  checkInt('frame-size', o.frameSize, 8);
   for (const f of o.formats) {
     if (!OUTPUT_FORMATS.includes(f))
       throw new InputError(`unknown output format '${f}'; choose from ${OUTPUT_FORMATS.join(', ')}`);
@@ -400,29 +425,166 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
 
     // --- stage 2 and decoders
     const skipped: ReconstructResult['skipped'] = [];
+    const wantGaussians = o.formats.some((f) => f === 'ply' || f === 'png' || f === 'gif');
+    const wantMesh = o.formats.includes('glb');
+    let gaussians: Gaussians | null = null;
+    let mesh: Mesh | null = null;
+    let frames: Frame[] | null = null;
     if (!model.stage2) {
       const why = `stage 2 unavailable: ${model.stage2Missing.join('; ')}`;
       if (o.formats.includes('ply')) skipped.push({ format: 'gaussians', reason: why });
-      if (o.formats.includes('glb')) skipped.push({ format: 'glb', reason: why });
-    }
-    for (const f of ['png', 'gif'] as const) {
-      if (o.formats.includes(f))
-        skipped.push({
-          format: f,
-          reason: 'no splat renderer in this build (src/render), so frames/turntable cannot be made',
+      if (wantMesh) skipped.push({ format: 'glb', reason: why });
+      for (const f of ['png', 'gif'] as const)
+        if (o.formats.includes(f)) skipped.push({ format: f, reason: why });
+    } else if (wantGaussians || wantMesh) {
+      const slat = await stage('stage2', async () => {
+        const entry = model.models.slat_flow_model as ModelEntry;
+        const store = await openModelWeights(entry);
+        let flow: SLatFlow;
+        try {
+          flow = await SLatFlow.load(store, entry.args as unknown as SLatFlowConfig, {
+            gpu,
+            precision: o.precision,
+          });
+        } finally {
+          await store.close();
+        }
+        try {
+          const s = model.slatSampler;
+          progress('stage2', 0, o.slatSteps);
+          const r = await sampleStructuredLatent(flow, coords, condViews, {
+            noise: generator.randn([voxels, flow.r.inC]),
+            steps: o.slatSteps,
+            cfgStrength: o.slatCfg,
+            cfgInterval: s.cfgInterval,
+            rescaleT: s.rescaleT,
+            visibleAreas: cond.visibleFractions,
+            viewOrder: o.viewOrder,
+            ...(model.slatNormalization && { normalization: model.slatNormalization }),
+            onStep: (i, n) => {
+              gpu?.checkAlive();
+              progress('stage2', i + 1, n);
+            },
+          });
+          for (const v of r.feats) {
+            if (!Number.isFinite(v))
+              throw new ReconstructError(
+                `the structured latent has non-finite values (precision ${o.precision}); retry with --precision f32`,
+              );
+          }
+          return r.feats;
+        } finally {
+          flow.dispose();
+        }
+      });
+      /** The structured latent as a sparse tensor on the device (fresh per decoder; caches freed after). */
+      const slatTensor = () => SparseTensor.create(Tensor.fromArray(slat, [voxels, 8], { gpu }), coords);
+      if (wantGaussians) {
+        gaussians = await stage('decode-gaussians', async () => {
+          progress('decode-gaussians', 0, 1);
+          const entry = model.models.slat_decoder_gs as ModelEntry;
+          const store = await openModelWeights(entry);
+          let dec: SLatGaussianDecoder;
+          try {
+            dec = await SLatGaussianDecoder.load(store, entry.args as unknown as SlatDecoderConfig, {
+              gpu,
+              precision: o.precision,
+            });
+          } finally {
+            await store.close();
+          }
+          const x = slatTensor();
+          try {
+            const [g] = await dec.decode(x);
+            progress('decode-gaussians', 1, 1);
+            return g;
+          } finally {
+            x.feats.dispose();
+            x.disposeCache();
+            dec.dispose();
+          }
         });
+      }
+      if (wantMesh) {
+        mesh = await stage('decode-mesh', async () => {
+          progress('decode-mesh', 0, 2);
+          const entry = model.models.slat_decoder_mesh as ModelEntry;
+          const store = await openModelWeights(entry);
+          let dec: SLatMeshDecoder;
+          try {
+            dec = await SLatMeshDecoder.load(store, entry.args as unknown as SlatDecoderConfig, {
+              gpu,
+              precision: o.precision,
+            });
+          } finally {
+            await store.close();
+          }
+          const x = slatTensor();
+          let f: Awaited<ReturnType<SLatMeshDecoder['decodeFeatures']>>;
+          try {
+            f = await dec.decodeFeatures(x);
+          } finally {
+            x.feats.dispose();
+            x.disposeCache();
+            dec.dispose();
+          }
+          progress('decode-mesh', 1, 2);
+          const m = extractMesh(f.coords, f.feats, { resolution: f.resolution });
+          progress('decode-mesh', 2, 2);
+          return {
+            vertices: m.vertices,
+            faces: m.faces,
+            vertexAttrs: m.vertexAttrs,
+            attrChannels: MESH_ATTR_CHANNELS,
+          };
+        });
+        if (mesh && mesh.faces.length === 0) {
+          skipped.push({ format: 'glb', reason: 'the mesh decoder produced no surface (0 triangles)' });
+          mesh = null;
+        }
+      }
+      if (gaussians && (o.formats.includes('png') || o.formats.includes('gif'))) {
+        const g = gaussians;
+        frames = await stage('render', async () => {
+          progress('render', 0, o.frames);
+          return renderTurntable(gpu, splatInputFromGaussians(g), {
+            frames: o.frames,
+            size: o.frameSize,
+            onFrame: (i) => progress('render', i + 1, o.frames),
+          });
+        });
+      }
     }
 
-    // --- outputs
+    // --- outputs (all into a temporary folder, renamed into place at the end)
     if (finalOut) {
       await stage('write', async () => {
-        outDir = await OutputDir.create(finalOut);
-        progress('write', 0, 1);
-        await writePly(outDir.path('occupancy.ply'), occupancyPointProperties(coords, OCCUPANCY_RESOLUTION), [
+        const dir = await OutputDir.create(finalOut);
+        outDir = dir;
+        const todo = 1 + (gaussians && o.formats.includes('ply') ? 1 : 0) + (mesh ? 1 : 0) + (frames ? 1 : 0);
+        let done = 0;
+        progress('write', 0, todo);
+        await writePly(dir.path('occupancy.ply'), occupancyPointProperties(coords, OCCUPANCY_RESOLUTION), [
           `amodal3r stage-1 occupancy: ${voxels} voxel centres of a ${OCCUPANCY_RESOLUTION}^3 grid, Y-up`,
         ]);
-        await outDir.commit();
-        progress('write', 1, 1);
+        progress('write', ++done, todo);
+        if (gaussians && o.formats.includes('ply')) {
+          await writeGaussiansPly(dir.path('gaussians.ply'), gaussians);
+          progress('write', ++done, todo);
+        }
+        if (mesh) {
+          await writeMeshGlb(dir.path('mesh.glb'), mesh);
+          progress('write', ++done, todo);
+        }
+        if (frames) {
+          if (o.formats.includes('png')) {
+            const paths = await writeFrames(join(dir.tmp, 'frames'), frames);
+            for (const p of paths) dir.files.push(relative(dir.tmp, p));
+          }
+          if (o.formats.includes('gif')) await writeGif(dir.path('turntable.gif'), frames, { fps: 30 });
+          progress('write', ++done, todo);
+        }
+        await dir.commit();
       });
     }
     for (const s of skipped) warn(`${s.format}: skipped (${s.reason})`);
@@ -436,6 +598,10 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
       timings,
       totalSeconds: (performance.now() - t0) / 1000,
       peakGpuBytes: gpu ? peak : null,
+      gaussians: gaussians ? (gaussians as Gaussians).count : 0,
+      mesh: mesh
+        ? { vertices: (mesh as Mesh).vertices.length / 3, triangles: (mesh as Mesh).faces.length / 3 }
+        : null,
       device: gpu
         ? `webgpu (${gpu.adapterInfo.vendor} ${gpu.adapterInfo.architecture} ${gpu.adapterInfo.description})`.trim()
         : 'cpu',

@@ -1,0 +1,65 @@
+/**
+ * `amodal3r make-test-model`: a randomly initialised model directory in the released layout
+ * (src/pipeline/make-test-model.ts), for tests and trying the pipeline without the real weights.
+ */
+
+import type { Command } from 'commander';
+import { makeTestModel, type TestModelSize } from '../pipeline/make-test-model.ts';
+import { acquireDevice, type DeviceChoice } from '../pipeline/reconstruct.ts';
+
+export interface MakeTestModelCliOptions {
+  config: string;
+  out: string;
+  seed: string;
+  device: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Registers `make-test-model` on the program.
+ * @example
+ * registerMakeTestModel(program);
+ */
+export function registerMakeTestModel(program: Command): void {
+  program
+    .command('make-test-model')
+    .description(
+      'write a randomly initialised model directory (tiny or full size) in the Hugging Face layout',
+    )
+    .option('--config <size>', 'tiny (reduced, fast) | full (released sizes, ~4 GB)', 'tiny')
+    .requiredOption('--out <dir>', 'output model directory')
+    .option('--seed <n>', 'weight seed', '0')
+    .option('--device <d>', 'device for the occupancy calibration: auto | webgpu | cpu', 'auto')
+    .option('--force', 'replace an existing non-empty --out')
+    .option('--json', 'print a JSON summary')
+    .action(async (opts: MakeTestModelCliOptions) => {
+      if (opts.config !== 'tiny' && opts.config !== 'full')
+        throw new Error(`--config must be tiny or full, got "${opts.config}"`);
+      const seed = Number(opts.seed);
+      if (!Number.isSafeInteger(seed) || seed < 0)
+        throw new Error(`--seed must be a non-negative integer, got "${opts.seed}"`);
+      if (!['auto', 'webgpu', 'cpu'].includes(opts.device))
+        throw new Error(`--device must be auto, webgpu or cpu, got "${opts.device}"`);
+      const { gpu, owned } = await acquireDevice(opts.device as DeviceChoice, (m) =>
+        process.stderr.write(`warning: ${m}\n`),
+      );
+      try {
+        const r = await makeTestModel({
+          config: opts.config as TestModelSize,
+          out: opts.out,
+          seed,
+          gpu,
+          force: !!opts.force,
+          onLog: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else
+          process.stdout.write(
+            `wrote ${r.dir} (${opts.config}) in ${r.seconds.toFixed(1)} s: ${r.models.length} checkpoints + DINOv2; occupancy calibrated to ${r.calibration.voxels} voxels per random latent\n`,
+          );
+      } finally {
+        if (owned) gpu?.destroy();
+      }
+    });
+}
