@@ -370,6 +370,11 @@ export interface MakeTestModelOptions {
   force?: boolean;
   /** Voxels the calibrated SS decoder should mark (default {@link TARGET_VOXELS}). */
   targetVoxels?: number;
+  /**
+   * Run the occupancy calibration (default true). Off leaves the random bias: fast (no decoder pass), for tests
+   * that only need the layout.
+   */
+  calibrate?: boolean;
   onLog?: (message: string) => void;
 }
 
@@ -426,7 +431,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
         seed,
         fp16,
       );
-      if (spec.role === 'sparse_structure_decoder') {
+      if (spec.role === 'sparse_structure_decoder' && options.calibrate !== false) {
         calibration = await calibrateDecoder(
           weights,
           spec.args as unknown as SsDecoderConfig,
