@@ -9,7 +9,13 @@
  */
 
 import { attentionVarlenCpu } from '../src/ops/attention/attention.cpu.ts';
-import { attention } from '../src/ops/attention/attention.ts';
+import {
+  type AttentionOptions,
+  attention,
+  SGMAT_ATTENTION_TILE,
+  SGMAT_ATTENTION_TILES,
+  sgmatAttentionAvailable,
+} from '../src/ops/attention/attention.ts';
 import type { DType } from '../src/runtime/dtype.ts';
 import type { GpuContext } from '../src/runtime/gpu.ts';
 import { Tensor } from '../src/runtime/tensor.ts';
@@ -24,9 +30,20 @@ interface Sizes {
   lk: number;
   iters: number;
   warmupMs: number;
+  /** 1: time every sgmat tile (SGMAT_ATTENTION_TILES) besides the tiled kernel; 0: the default kernels only. */
+  sweep: number;
 }
 
-const DEFAULTS: Sizes = { batch: 2, heads: 16, dim: 64, lq: 4096, lk: 1374, iters: 20, warmupMs: 1000 };
+const DEFAULTS: Sizes = {
+  batch: 2,
+  heads: 16,
+  dim: 64,
+  lq: 4096,
+  lk: 1374,
+  iters: 20,
+  warmupMs: 1000,
+  sweep: 0,
+};
 
 /** Tolerances as in attention.test.ts: |out| <= 1; f32 accumulation order; f16 adds one output rounding. */
 const TOL: Record<DType, number> = { f32: 2e-5, f16: 1e-3 };
@@ -41,6 +58,7 @@ function parseArgs(args: string[]): Sizes {
     '--dim': 'dim',
     '--iters': 'iters',
     '--warmup-ms': 'warmupMs',
+    '--sweep': 'sweep',
   };
   for (let i = 0; i < args.length; i++) {
     const key = names[args[i]];
@@ -98,6 +116,7 @@ async function validate(
   shape: { b: number; lq: number; lk: number; h: number; d: number },
   data: CaseData,
   rows: number[],
+  kernel: Pick<AttentionOptions, 'variant' | 'sgmatTile'> = {},
 ): Promise<number> {
   const { b, lq, lk, h, d } = shape;
   const round = (x: Float32Array) => Tensor.fromArray(x, [x.length], { dtype }).data;
@@ -105,7 +124,7 @@ async function validate(
   const k = gpu.tensor(data.k, [b, lk, h, d], dtype);
   const v = gpu.tensor(data.v, [b, lk, h, d], dtype);
   const bias = data.bias ? gpu.tensor(data.bias, [b, lk]) : undefined;
-  const out = attention(q, k, v, { keyBias: bias });
+  const out = attention(q, k, v, { keyBias: bias, ...kernel });
   const got = await out.toArray();
   for (const t of [q, k, v, out, ...(bias ? [bias] : [])]) t.dispose();
   const row = h * d;
@@ -135,7 +154,7 @@ async function validate(
   const diff = maxDiff(gs, expected);
   if (!(diff <= TOL[dtype])) {
     throw new Error(
-      `bench attention: ${dtype} B=${b} Lq=${lq} Lk=${lk} H=${h} D=${d} differs from the CPU twin by ${diff} (tol ${TOL[dtype]})`,
+      `bench attention: ${dtype} ${JSON.stringify(kernel)} B=${b} Lq=${lq} Lk=${lk} H=${h} D=${d} differs from the CPU twin by ${diff} (tol ${TOL[dtype]})`,
     );
   }
   return diff;
@@ -146,22 +165,54 @@ const bench: BenchFn = async ({ gpu, args }) => {
   const dtypes: DType[] = gpu.features.f16 ? ['f32', 'f16'] : ['f32'];
   const say = (line: string) => console.error(line);
 
+  // Kernels timed per dtype: f32 the tiled kernel; f16 the tiled kernel and sgmat (every tile with --sweep 1).
+  type Kernel = Pick<AttentionOptions, 'variant' | 'sgmatTile'>;
+  const kernels = (dtype: DType): Kernel[] => {
+    const ks: Kernel[] = [{ variant: 'tiled' }];
+    if (sgmatAttentionAvailable(gpu, [dtype], s.dim)) {
+      for (const t of s.sweep ? SGMAT_ATTENTION_TILES : [SGMAT_ATTENTION_TILE]) {
+        ks.push({ variant: 'sgmat', sgmatTile: t });
+      }
+    }
+    return ks;
+  };
+  const kname = (kn: Kernel) => (kn.variant === 'sgmat' ? `sgmat${(kn.sgmatTile ?? []).join('x')}` : 'tiled');
+  const bad = new Set<string>();
+  const errors: Record<string, string> = {};
+
   // 1. Small awkward sizes, every row checked.
   for (const dtype of dtypes) {
-    for (const [lq, lk, withBias] of [
-      [37, 45, false],
-      [67, 131, true],
-    ] as const) {
-      const shape = { b: 2, lq, lk, h: 3, d: s.dim };
-      const data = makeCase(2, lq, lk, 3, s.dim, withBias, lq + lk);
-      const diff = await validate(
-        gpu,
-        dtype,
-        shape,
-        data,
-        Array.from({ length: lq }, (_, i) => i),
-      );
-      say(`validated ${dtype} ${lq}x${lk} bias=${withBias}: max |diff| ${diff.toExponential(2)}`);
+    for (const kn of kernels(dtype)) {
+      for (const [lq, lk, withBias] of [
+        [37, 45, false],
+        [67, 131, true],
+      ] as const) {
+        const shape = { b: 2, lq, lk, h: 3, d: s.dim };
+        const data = makeCase(2, lq, lk, 3, s.dim, withBias, lq + lk);
+        const id = `${dtype} ${kname(kn)}`;
+        if (bad.has(id)) continue;
+        gpu.device.pushErrorScope('validation');
+        try {
+          const diff = await validate(
+            gpu,
+            dtype,
+            shape,
+            data,
+            Array.from({ length: lq }, (_, i) => i),
+            kn,
+          );
+          say(`validated ${id} ${lq}x${lk} bias=${withBias}: max |diff| ${diff.toExponential(2)}`);
+        } catch (e) {
+          bad.add(id);
+          errors[id] = (e as Error).message.slice(0, 2000);
+        }
+        const err = await gpu.device.popErrorScope();
+        if (err) {
+          bad.add(id);
+          errors[id] = err.message.slice(0, 2000);
+        }
+        if (bad.has(id)) say(`validation FAILED ${id}: ${errors[id].slice(0, 400)}`);
+      }
     }
   }
 
@@ -169,6 +220,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
   const tfl: Record<string, number> = {};
   const ms: Record<string, number> = {};
   const timings: Record<string, Timing> = {};
+  const maxDiffs: Record<string, number> = {};
   const { batch: b, heads: h, dim: d } = s;
   for (const [name, lk, withBias] of [
     ['self', s.lq, false],
@@ -177,32 +229,49 @@ const bench: BenchFn = async ({ gpu, args }) => {
     const shape = { b, lq: s.lq, lk, h, d };
     const data = makeCase(b, s.lq, lk, h, d, withBias, 7);
     for (const dtype of dtypes) {
-      const key = `${name}_${dtype}`;
-      const diff = await validate(gpu, dtype, shape, data, [0, 1, 31, 32, Math.floor(s.lq / 2), s.lq - 1]);
-      const q = gpu.tensor(data.q, [b, s.lq, h, d], dtype);
-      const k = gpu.tensor(data.k, [b, lk, h, d], dtype);
-      const v = gpu.tensor(data.v, [b, lk, h, d], dtype);
-      const bias = data.bias ? gpu.tensor(data.bias, [b, lk]) : undefined;
-      await gpu.sync();
-      const timing = await timeGpu(
-        gpu,
-        () => {
-          attention(q, k, v, { keyBias: bias }).dispose();
-        },
-        { iterations: s.iters, warmupMs: s.warmupMs },
-      );
-      for (const t of [q, k, v, ...(bias ? [bias] : [])]) t.dispose();
-      const flop = 4 * b * h * s.lq * lk * d;
-      tfl[key] = tflops(flop, timing.medianMs);
-      ms[key] = timing.medianMs;
-      timings[key] = timing;
-      say(
-        `${key}: B=${b} H=${h} D=${d} ${s.lq}x${lk}: ${timing.medianMs.toFixed(3)} ms (${timing.source}), ` +
-          `${tfl[key].toFixed(4)} TFLOP/s; sampled rows max |diff| ${diff.toExponential(2)}`,
-      );
+      for (const kn of kernels(dtype)) {
+        const id = `${dtype} ${kname(kn)}`;
+        if (bad.has(id)) continue;
+        // The default kernel keeps the historical key (self_f16); others get the kernel name appended.
+        const isDefault =
+          kn.variant === (dtype === 'f16' && kernels(dtype).length > 1 ? 'sgmat' : 'tiled') &&
+          (kn.variant === 'tiled' || kn.sgmatTile === SGMAT_ATTENTION_TILE);
+        const key = isDefault ? `${name}_${dtype}` : `${name}_${dtype}_${kname(kn)}`;
+        let diff: number;
+        try {
+          diff = await validate(gpu, dtype, shape, data, [0, 1, 31, 32, Math.floor(s.lq / 2), s.lq - 1], kn);
+        } catch (e) {
+          errors[`${key}`] = (e as Error).message.slice(0, 2000);
+          say(`validation FAILED ${key}: ${errors[key].slice(0, 400)}`);
+          continue;
+        }
+        const q = gpu.tensor(data.q, [b, s.lq, h, d], dtype);
+        const k = gpu.tensor(data.k, [b, lk, h, d], dtype);
+        const v = gpu.tensor(data.v, [b, lk, h, d], dtype);
+        const bias = data.bias ? gpu.tensor(data.bias, [b, lk]) : undefined;
+        await gpu.sync();
+        const timing = await timeGpu(
+          gpu,
+          () => {
+            attention(q, k, v, { keyBias: bias, ...kn }).dispose();
+          },
+          { iterations: s.iters, warmupMs: s.warmupMs },
+        );
+        for (const t of [q, k, v, ...(bias ? [bias] : [])]) t.dispose();
+        const flop = 4 * b * h * s.lq * lk * d;
+        tfl[key] = tflops(flop, timing.medianMs);
+        ms[key] = timing.medianMs;
+        timings[key] = timing;
+        maxDiffs[key] = diff;
+        say(
+          `${key}: B=${b} H=${h} D=${d} ${s.lq}x${lk}: ${timing.medianMs.toFixed(3)} ms (${timing.source}), ` +
+            `${tfl[key].toFixed(4)} TFLOP/s; sampled rows max |diff| ${diff.toExponential(2)}`,
+        );
+      }
     }
   }
-  return { sizes: s, tflops: tfl, ms, timings };
+  if (Object.keys(errors).length) process.exitCode = 1;
+  return { sizes: s, tflops: tfl, ms, timings, maxDiffs, errors };
 };
 
 export default bench;

@@ -6,10 +6,17 @@
  * against the f64 CPU twin, inside a validation error scope so a shader that fails to compile is reported rather
  * than timed, and only then times C = A @ B at the requested size with `timeGpu` (>= 1 s warm-up, median of GPU
  * timestamps). f32 is timed on `tiled` only: `tiled_f16` with f32 operands keeps f32 tiles, i.e. the same kernel.
- * TFLOP/s = 2 M N K / time. Returns `{ tflops: { f32, f16 }, variants: [...] }` with the best rung per dtype.
+ * `--sweep` times every sgmat tile (SGMAT_TILES) and the scalar-load sgmat kernel; f16 rungs are timed with b
+ * [K, N] ('nn') and b [N, K] ('nt', transB: the Linear-weight layout). TFLOP/s = 2 M N K / time. Returns `{ tflops: { f32, f16 }, variants: [...] }` with the best rung per dtype.
  */
 
-import { type MatmulVariant, matmul, matmulVariants } from '../src/ops/matmul/matmul.ts';
+import {
+  type MatmulVariant,
+  matmul,
+  matmulVariants,
+  SGMAT_DEFAULT_TILE,
+  SGMAT_TILES,
+} from '../src/ops/matmul/matmul.ts';
 import type { DType } from '../src/runtime/dtype.ts';
 import type { GpuContext } from '../src/runtime/gpu.ts';
 import { Tensor } from '../src/runtime/tensor.ts';
@@ -23,6 +30,8 @@ import { type BenchFn, TIME_DEFAULTS, tflops, timeGpu } from './harness.ts';
 const VALIDATE = [
   { M: 197, N: 133, K: 71 },
   { M: 261, N: 283, K: 45 },
+  // Multiples of 4 but of no tile: the sgmat vec4 fast path runs here (its edge paths included).
+  { M: 260, N: 388, K: 200 },
 ];
 /**
  * Relative L2 error limits against the f64 twin. f32 out: f32 accumulation of K <= 71 terms gives ~1e-7; 1e-5
@@ -33,6 +42,10 @@ const MAX_REL_ERR: Record<DType, number> = { f32: 1e-5, f16: 2e-3 };
 
 export interface VariantResult {
   variant: MatmulVariant;
+  /** sgmat: the fast-path tile (or 'scalar'); '-' for the other rungs. */
+  tile: string;
+  /** Timed layout: 'nn' (b [K, N]) or 'nt' (b [N, K], a Linear weight). */
+  layout: 'nn' | 'nt';
   dtype: DType;
   valid: boolean;
   relErr: number;
@@ -78,28 +91,33 @@ async function validate(
   gpu: GpuContext,
   variant: MatmulVariant,
   dtype: DType,
+  sgmatTile?: string,
 ): Promise<{ relErr: number; error?: string }> {
   let relErr = 0;
-  for (const [{ M, N, K }, transB] of VALIDATE.flatMap((s) => [
-    [s, false],
-    [s, true],
-  ]) as [{ M: number; N: number; K: number }, boolean][]) {
+  for (const [{ M, N, K }, transB, transA] of VALIDATE.flatMap((s) => [
+    [s, false, false],
+    [s, true, false],
+    [s, false, true],
+    [s, true, true],
+  ]) as [{ M: number; N: number; K: number }, boolean, boolean][]) {
     const av = randomValues(M * K, 11);
     const bv = randomValues(N * K, 12);
     const biasV = randomValues(N, 13);
     const bShape = transB ? [N, K] : [K, N];
-    const opts = { transB, activation: 'gelu_tanh' as const, dtype };
-    const want = matmul(Tensor.fromArray(av, [M, K], { dtype }), Tensor.fromArray(bv, bShape, { dtype }), {
+    const aShape = transA ? [K, M] : [M, K];
+    const opts = { transA, transB, activation: 'gelu_tanh' as const, dtype };
+    const want = matmul(Tensor.fromArray(av, aShape, { dtype }), Tensor.fromArray(bv, bShape, { dtype }), {
       ...opts,
       bias: Tensor.fromArray(biasV, [N]),
     }).data;
     gpu.device.pushErrorScope('validation');
     let got: Float32Array;
     try {
-      const c = matmul(gpu.tensor(av, [M, K], dtype), gpu.tensor(bv, bShape, dtype), {
+      const c = matmul(gpu.tensor(av, aShape, dtype), gpu.tensor(bv, bShape, dtype), {
         ...opts,
         bias: gpu.tensor(biasV, [N]),
         variant,
+        sgmatTile,
       });
       got = await c.toArray();
       c.dispose();
@@ -121,6 +139,7 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
   const K = argNum(args, 'k', size);
   const iterations = argNum(args, 'iters', TIME_DEFAULTS.iterations);
   const warmupMs = argNum(args, 'warmup-ms', TIME_DEFAULTS.warmupMs);
+  const sweep = args.includes('--sweep');
   // With --json stdout carries only the JSON document, so the table goes to stderr.
   const log = (s: string) => (json ? console.error(s) : console.log(s));
   const shapes = VALIDATE.map((v) => `${v.M}x${v.N}x${v.K}`).join(', ');
@@ -136,35 +155,53 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
     const bv = randomValues(K * N, 2);
     const a = gpu.tensor(av, [M, K], dtype);
     const b = gpu.tensor(bv, [K, N], dtype);
-    for (const variant of variants) {
-      const v = await validate(gpu, variant, dtype);
+    // The same values as b^T's storage: [N, K] for the Linear-weight layout.
+    const bt = gpu.tensor(bv, [N, K], dtype);
+    // --sweep: every sgmat tile (and the scalar-load kernel); otherwise the default tile only.
+    const jobs = variants.flatMap((variant): { variant: MatmulVariant; tile: string }[] =>
+      variant !== 'sgmat'
+        ? [{ variant, tile: '-' }]
+        : (sweep ? [...SGMAT_TILES, 'scalar'] : [SGMAT_DEFAULT_TILE]).map((tile) => ({ variant, tile })),
+    );
+    for (const { variant, tile } of jobs) {
+      const sgmatTile = tile === '-' ? undefined : tile;
+      const v = await validate(gpu, variant, dtype, sgmatTile);
       const valid = !v.error && v.relErr <= MAX_REL_ERR[dtype];
-      const r: VariantResult = {
-        variant,
-        dtype,
-        valid,
-        relErr: v.relErr,
-        ...(v.error ? { error: v.error } : {}),
-      };
-      results.push(r);
-      if (!valid) {
-        log(
-          `# ${dtype} ${variant}: validation FAILED (rel err ${v.relErr}${v.error ? `, ${v.error}` : ''}); not timed`,
+      for (const layout of ['nn', 'nt'] as const) {
+        const r: VariantResult = {
+          variant,
+          tile,
+          layout,
+          dtype,
+          valid,
+          relErr: v.relErr,
+          ...(v.error ? { error: v.error.slice(0, 2000) } : {}),
+        };
+        results.push(r);
+        if (!valid) {
+          log(
+            `# ${dtype} ${variant} ${tile}: validation FAILED (rel err ${v.relErr}${v.error ? `, ${v.error.slice(0, 400)}` : ''}); not timed`,
+          );
+          break;
+        }
+        // 'nt' (transB) only for the f16 rungs: it is the Linear layout the models run.
+        if (layout === 'nt' && dtype !== 'f16') break;
+        const t = await timeGpu(
+          gpu,
+          () => {
+            matmul(a, layout === 'nt' ? bt : b, { variant, sgmatTile, transB: layout === 'nt' }).dispose();
+          },
+          { iterations, warmupMs },
         );
-        process.exitCode = 1;
-        continue;
+        r.ms = t.medianMs;
+        r.tflops = tflops(2 * M * N * K, t.medianMs);
+        r.source = t.source;
+        log(
+          `# ${dtype} ${variant} ${tile} ${layout}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s, rel err ${v.relErr.toExponential(1)}`,
+        );
       }
-      const t = await timeGpu(
-        gpu,
-        () => {
-          matmul(a, b, { variant }).dispose();
-        },
-        { iterations, warmupMs },
-      );
-      r.ms = t.medianMs;
-      r.tflops = tflops(2 * M * N * K, t.medianMs);
-      r.source = t.source;
     }
+    bt.dispose();
     a.dispose();
     b.dispose();
   }
@@ -173,10 +210,12 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
     if (r.tflops !== undefined) best[r.dtype] = Math.max(best[r.dtype] ?? 0, r.tflops);
   }
   const rows = [
-    ['dtype', 'variant', 'valid', 'rel err', 'ms', 'TFLOP/s', 'timer'],
+    ['dtype', 'variant', 'tile', 'layout', 'valid', 'rel err', 'ms', 'TFLOP/s', 'timer'],
     ...results.map((r) => [
       r.dtype,
       r.variant,
+      r.tile,
+      r.layout,
       r.valid ? 'yes' : 'NO',
       r.relErr.toExponential(1),
       r.ms !== undefined ? r.ms.toFixed(3) : '-',

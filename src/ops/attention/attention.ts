@@ -35,6 +35,7 @@ import type { GpuContext } from '../../runtime/gpu.ts';
 import { ShapeError, shapeStr } from '../../runtime/shape.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
+import { sgmatConfig } from '../matmul/matmul.ts';
 import { WGSL } from '../wgsl.generated.ts';
 import { attentionVarlenCpu } from './attention.cpu.ts';
 import { elementWindow, windowBytes } from './window.ts';
@@ -56,6 +57,43 @@ export interface AttentionOptions {
    * GPUs.
    */
   runtimeBounds?: boolean;
+  /**
+   * Kernel: 'tiled' (attention.wgsl, runs everywhere) or 'sgmat' (attention.sgmat.wgsl: subgroup matrices; f16
+   * q, k, v and output, D a multiple of 16, an adapter with f16->f32 16x16x16 subgroup matrices and 32-lane
+   * subgroups). 'auto' (default) picks sgmat where it applies.
+   */
+  variant?: 'auto' | AttentionVariant;
+  /** sgmat only (benchmarks): [subgroups per workgroup (16 queries each), keys per tile]; default `SGMAT_ATTENTION_TILE`. */
+  sgmatTile?: readonly [number, number];
+}
+
+/** Attention kernels. */
+export type AttentionVariant = 'tiled' | 'sgmat';
+
+/** sgmat tiles the benchmark sweeps: [subgroups (16 query rows each), keys per tile]. */
+export const SGMAT_ATTENTION_TILES: readonly (readonly [number, number])[] = [
+  [4, 64],
+  [4, 32],
+  [2, 64],
+  [4, 128],
+];
+
+/** The default sgmat tile (see the notes block for the measured sweep). */
+export const SGMAT_ATTENTION_TILE: readonly [number, number] = [4, 64];
+
+/** Workgroup memory (bytes) of the sgmat kernel; mirrors attention.sgmat.wgsl. */
+export function sgmatAttentionSharedBytes(nsg: number, bk: number, headDim: number): number {
+  const ldq = headDim + 8;
+  const sld = Math.max(bk, headDim) + 4;
+  const qkRows = Math.max(16 * nsg, bk);
+  return 2 * qkRows * ldq + 2 * bk * ldq + 4 * nsg * 16 * sld + 2 * nsg * 16 * (bk + 8) + 4 * bk + 16;
+}
+
+/** Whether the sgmat kernel applies to these dtypes / head dim on `gpu` (tile feasibility aside). */
+export function sgmatAttentionAvailable(gpu: GpuContext, dtypes: readonly DType[], headDim: number): boolean {
+  if (!dtypes.every((d) => d === 'f16') || headDim % 16 !== 0 || !sgmatConfig(gpu)) return false;
+  const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return info.subgroupMinSize === 32 && info.subgroupMaxSize === 32;
 }
 
 export interface AttentionVarlenOptions extends Omit<AttentionOptions, 'keyBias'> {
@@ -271,12 +309,11 @@ function attentionGpu(
   kStarts: ArrayLike<number>,
   scale: number,
   dtype: DType,
-  options: Pick<AttentionOptions, 'tile' | 'subgroups' | 'runtimeBounds'>,
+  options: Pick<AttentionOptions, 'tile' | 'subgroups' | 'runtimeBounds' | 'variant' | 'sgmatTile'>,
   shapes: string,
 ): Tensor {
   const op = 'attention';
-  const [Tq, H, D] = q.shape;
-  const Tk = k.shape[0];
+  const [Tq, , D] = q.shape;
   const usesF16 = [q, k, v, ...(bias ? [bias] : [])].some((t) => t.dtype === 'f16') || dtype === 'f16';
   if (usesF16 && !gpu.features.f16) {
     throw new Error(`${op}: f16 tensors need the shader-f16 feature, which this adapter lacks (${shapes})`);
@@ -286,8 +323,30 @@ function attentionGpu(
   }
   const out = Tensor.empty(q.shape, { dtype, gpu });
   if (Tq === 0) return out;
-  const storage: DType = q.dtype === 'f16' && k.dtype === 'f16' && v.dtype === 'f16' ? 'f16' : 'f32';
   const smem = gpu.limits.maxComputeWorkgroupStorageSize;
+  const want = options.variant ?? 'auto';
+  const sgOk = sgmatAttentionAvailable(gpu, [q.dtype, k.dtype, v.dtype, dtype], D);
+  if (want === 'sgmat' && !sgOk) {
+    throw new Error(
+      `${op}: variant 'sgmat' needs f16 q, k, v and output, D % 16 == 0 and f16 subgroup matrices with 32-lane subgroups (${shapes}, out ${dtype})`,
+    );
+  }
+  if (want !== 'tiled' && sgOk) {
+    const [nsg, bk] = options.sgmatTile ?? SGMAT_ATTENTION_TILE;
+    if (sgmatAttentionSharedBytes(nsg, bk, D) <= smem && bk % 16 === 0 && nsg >= 1) {
+      const sh = sgmatAttentionShader(nsg, bk, D, dtype, bias ? bias.dtype : null);
+      const pipeline = gpu.pipeline(sh.key, sh.code);
+      dispatchTiles(gpu, pipeline, 16 * nsg, bk, q, k, v, out, bias, qStarts, kStarts, scale, dtype, shapes);
+      return out;
+    }
+    if (want === 'sgmat') {
+      throw new ShapeError(
+        op,
+        `sgmat tile [${nsg}, ${bk}] does not fit ${smem} bytes of workgroup memory (${shapes})`,
+      );
+    }
+  }
+  const storage: DType = q.dtype === 'f16' && k.dtype === 'f16' && v.dtype === 'f16' ? 'f16' : 'f32';
   const tile =
     options.tile ?? ATTENTION_TILES.find(([bq, bk]) => attentionSharedBytes(bq, bk, D, storage) <= smem);
   if (
@@ -332,7 +391,103 @@ function attentionGpu(
     ],
   );
   const pipeline = gpu.pipeline(templateKey('attention', vars), code);
+  dispatchTiles(gpu, pipeline, BQ, BK, q, k, v, out, bias, qStarts, kStarts, scale, dtype, shapes);
+  return out;
+}
 
+/**
+ * WGSL of the sgmat attention kernel (exported so tests can check the specialisation; CPU adapters cannot
+ * compile it).
+ *
+ * @example
+ * const { code } = sgmatAttentionShader(4, 64, 64, 'f16', 'f32');
+ */
+export function sgmatAttentionShader(
+  nsg: number,
+  bk: number,
+  D: number,
+  outDtype: DType,
+  biasDtype: DType | null,
+): { key: string; code: string } {
+  const vars = {
+    NSG: nsg,
+    BK: bk,
+    D,
+    SLD: Math.max(bk, D) + 4,
+    QK_ROWS: Math.max(16 * nsg, bk),
+    TO: outDtype,
+    BIAS_DECL: biasDtype ? `@group(0) @binding(6) var<storage, read> kb: array<${biasDtype}>;` : '',
+    BIAS_EXPR: biasDtype ? 'f32(kb[kg - p.b_base])' : '0.0',
+  };
+  const head = specialize('', {}, [
+    'f16',
+    'subgroups',
+    'chromium_experimental_subgroup_matrix',
+    ...enablesFor(outDtype, ...(biasDtype ? [biasDtype] : [])),
+  ]).trimEnd();
+  const body = specialize(WGSL['ops/attention/attention.sgmat'], { ...vars, ...sgmatBlocks(nsg, bk, D) });
+  return {
+    key: templateKey('attention.sgmat', vars),
+    code: `${head}\ndiagnostic(off, chromium.subgroup_matrix_uniformity);\n${body}`,
+  };
+}
+
+/** Generated blocks of attention.sgmat.wgsl: Q fragments, S = Q K^T and P V (16x16 matrices, unrolled). */
+function sgmatBlocks(nsg: number, bk: number, D: number): Record<string, string> {
+  const L = 'subgroup_matrix_left<f16, 16, 16>';
+  const R = 'subgroup_matrix_right<f16, 16, 16>';
+  const acc = 'subgroup_matrix_result<f32, 16, 16>';
+  const qLoad: string[] = [];
+  for (let d = 0; d < D / 16; d++) {
+    qLoad.push(`  let qf${d} = subgroupMatrixLoad<${L}>(&sqk, 16u * s * LDQ + ${16 * d}u, false, LDQ);`);
+  }
+  const qk: string[] = [];
+  for (let j = 0; j < bk / 16; j++) {
+    qk.push('    {', `      var acc = ${acc}();`);
+    for (let d = 0; d < D / 16; d++) {
+      qk.push(
+        `      acc = subgroupMatrixMultiplyAccumulate(qf${d}, subgroupMatrixLoad<${R}>(&sqk, ${16 * j}u * LDQ + ${16 * d}u, true, LDQ), acc);`,
+      );
+    }
+    qk.push(`      subgroupMatrixStore(&ss, sbase + ${16 * j}u, acc, false, SLD);`, '    }');
+  }
+  const pv: string[] = [];
+  for (let c = 0; c < bk / 16; c++) {
+    pv.push(`    let pf${c} = subgroupMatrixLoad<${L}>(&sp, pbase + ${16 * c}u, false, LDP);`);
+  }
+  for (let dj = 0; dj < D / 16; dj++) {
+    pv.push('    {', `      var acc = ${acc}();`);
+    for (let c = 0; c < bk / 16; c++) {
+      pv.push(
+        `      acc = subgroupMatrixMultiplyAccumulate(pf${c}, subgroupMatrixLoad<${R}>(&sv, ${16 * c}u * LDQ + ${16 * dj}u, false, LDQ), acc);`,
+      );
+    }
+    pv.push(`      subgroupMatrixStore(&ss, sbase + ${16 * dj}u, acc, false, SLD);`, '    }');
+  }
+  void nsg;
+  return { Q_LOAD: qLoad.join('\n'), QK: qk.join('\n'), PV: pv.join('\n') };
+}
+
+/** Dispatches `pipeline` over query tiles of `BQ` rows (shared by both kernels: same bindings and Params). */
+function dispatchTiles(
+  gpu: GpuContext,
+  pipeline: GPUComputePipeline,
+  BQ: number,
+  BK: number,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  bias: Tensor | null,
+  qStarts: ArrayLike<number>,
+  kStarts: ArrayLike<number>,
+  scale: number,
+  dtype: DType,
+  shapes: string,
+): void {
+  const op = 'attention';
+  const [, H, D] = q.shape;
+  const Tk = k.shape[0];
   const tiles = buildTiles(qStarts, kStarts, BQ);
   const nTiles = tiles.length / 4;
   const startsKey = `${BQ}|${Array.from(qStarts).join(',')}|${Array.from(kStarts).join(',')}`;
@@ -388,5 +543,4 @@ function attentionGpu(
     }
     first = last;
   }
-  return out;
 }

@@ -52,10 +52,10 @@ import { type MatmulActivation, matmulCpu } from './matmul.cpu.ts';
 export type { MatmulActivation } from './matmul.cpu.ts';
 
 /** A rung of the kernel ladder. */
-export type MatmulVariant = 'tiled' | 'tiled_f16' | 'sgmat';
+export type MatmulVariant = 'tiled' | 'tiled_vec' | 'tiled_f16' | 'sgmat';
 
 /** All rungs, slowest first. */
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'tiled_f16', 'sgmat'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'tiled_vec', 'tiled_f16', 'sgmat'];
 
 export interface MatmulOptions {
   /** a is [..., K, M] (use its transpose). */
@@ -72,6 +72,46 @@ export interface MatmulOptions {
   dtype?: DType;
   /** Force a kernel rung (tests, benchmarks); 'auto' picks the fastest available. */
   variant?: MatmulVariant | 'auto';
+  /**
+   * sgmat rung only (benchmarks): the tile of the vec4 fast path, e.g. '128x128x32/32x64' (workgroup BMxBNxBK /
+   * subgroup block WMxWN), or 'scalar' to force the scalar-load kernel. Default `SGMAT_DEFAULT_TILE`.
+   */
+  sgmatTile?: string;
+}
+
+/**
+ * Tiles of the sgmat vec4 fast path (matmul.sgmat_vec.wgsl): 'BMxBNxBK/WMxWN'. BM x BN per workgroup, BK deep,
+ * one subgroup per WM x WN block. The benchmark's `--sweep` times all of them.
+ */
+export const SGMAT_TILES: readonly string[] = [
+  '128x128x32/32x64',
+  '128x128x32/64x64',
+  '128x256x32/64x64',
+  '256x128x32/64x64',
+  '128x128x64/32x64',
+  '64x128x32/32x64',
+  '128x128x32/64x32',
+];
+
+/** The sgmat fast-path tile used unless `sgmatTile` says otherwise (see the notes block for the measured sweep). */
+export const SGMAT_DEFAULT_TILE = '128x128x32/32x64';
+
+interface SgmatTile {
+  BM: number;
+  BN: number;
+  BK: number;
+  WM: number;
+  WN: number;
+}
+
+function parseSgmatTile(name: string): SgmatTile {
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(name);
+  if (!m) throw new Error(`${OP}: bad sgmat tile '${name}' (expected BMxBNxBK/WMxWN)`);
+  const [BM, BN, BK, WM, WN] = m.slice(1).map(Number);
+  if (BM % WM || BN % WN || WM % 16 || WN % 16 || BK % 16) {
+    throw new Error(`${OP}: sgmat tile '${name}': WM, WN, BK must be multiples of 16 dividing BM, BN`);
+  }
+  return { BM, BN, BK, WM, WN };
 }
 
 export const MATMUL_DEFAULTS = {
@@ -80,7 +120,12 @@ export const MATMUL_DEFAULTS = {
   alpha: 1,
   activation: 'none' as MatmulActivation,
   variant: 'auto' as MatmulVariant | 'auto',
+  sgmatTile: '' as string,
 };
+
+function sgmatTileOf(o: typeof MATMUL_DEFAULTS): string {
+  return o.sgmatTile || SGMAT_DEFAULT_TILE;
+}
 
 const OP = 'matmul';
 const UNIFORM_WORDS = 24;
@@ -117,7 +162,7 @@ export function sgmatConfig(gpu: GpuContext): SubgroupMatrixConfig | null {
 
 /** Rungs usable on `gpu` for inputs of these dtypes, slowest first. */
 export function matmulVariants(gpu: GpuContext, aDtype: DType, bDtype: DType): MatmulVariant[] {
-  const out: MatmulVariant[] = ['tiled'];
+  const out: MatmulVariant[] = ['tiled', 'tiled_vec'];
   if (gpu.features.f16) out.push('tiled_f16');
   if (aDtype === 'f16' && bDtype === 'f16' && sgmatConfig(gpu)) out.push('sgmat');
   return out;
@@ -169,6 +214,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     alpha: options.alpha ?? MATMUL_DEFAULTS.alpha,
     activation: options.activation ?? MATMUL_DEFAULTS.activation,
     variant: options.variant ?? MATMUL_DEFAULTS.variant,
+    sgmatTile: options.sgmatTile ?? MATMUL_DEFAULTS.sgmatTile,
   };
   const bias = options.bias ?? null;
   const devices = new Set([a.device, b.device, ...(bias ? [bias.device] : [])]);
@@ -266,6 +312,11 @@ export function matmulShader(
     return { key: templateKey('matmul.sgmat', vars), code, BM: 128, BN: 128 };
   }
   const TM = tile.big ? 8 : 4;
+  if (variant === 'tiled_vec') {
+    const vars = { ...common, TM, BK: 16 };
+    const code = specialize(source('matmul.tiled_vec'), vars, enables);
+    return { key: templateKey('matmul.tiled_vec', vars), code, BM: 16 * TM, BN: 16 * TM };
+  }
   const f16Tiles = variant === 'tiled_f16';
   const vars = {
     ...common,
@@ -277,6 +328,98 @@ export function matmulShader(
   const file = f16Tiles ? 'matmul.tiled_f16' : 'matmul.tiled';
   const code = specialize(source(file), vars, [...enables, ...(f16Tiles ? ['f16'] : [])]);
   return { key: templateKey(file, vars), code, BM: 16 * TM, BN: 16 * TM };
+}
+
+/**
+ * The WGSL of the sgmat vec4 fast path for one tile and transpose combination (exported so tests can check the
+ * specialisation, which lavapipe cannot compile). Operands are bound as vec4<f16> arrays.
+ *
+ * @example
+ * const { code } = sgmatVecShader({ a: 'f16', b: 'f16', out: 'f16', bias: 'f32' }, '128x128x32/32x64', false, true, 32);
+ */
+export function sgmatVecShader(
+  t: MatmulTypes,
+  tileName: string,
+  transA: boolean,
+  transB: boolean,
+  subgroupSize: number,
+): MatmulShader {
+  const { BM, BN, BK, WM, WN } = parseSgmatTile(tileName);
+  const FM = WM / 16;
+  const FN = WN / 16;
+  const NSG = (BM / WM) * (BN / WN);
+  const WG = NSG * subgroupSize;
+  const aRows = transA ? BK : BM;
+  const aCols = transA ? BM : BK;
+  const bRows = transB ? BN : BK;
+  const bCols = transB ? BK : BN;
+  if (((aRows * aCols) / 4) % WG || ((bRows * bCols) / 4) % WG) {
+    throw new Error(`${OP}: sgmat tile '${tileName}': the tiles do not split evenly over ${WG} threads`);
+  }
+  const acc: string[] = [];
+  const mma: string[] = [];
+  const emit: string[] = [];
+  // Subgroup-matrix values are kept out of user functions (the extension is experimental): loads are inlined.
+  // Staged tiles keep the operand's own layout; a transposed operand is read column-major.
+  const L = 'subgroup_matrix_left<f16, 16, 16>';
+  const R = 'subgroup_matrix_right<f16, 16, 16>';
+  for (let i = 0; i < FM; i++) {
+    const r = `sm + ${16 * i}u`;
+    mma.push(
+      transA
+        ? `      let l${i} = subgroupMatrixLoad<${L}>(&As, ks * LDS_A + ${r}, true, LDS_A);`
+        : `      let l${i} = subgroupMatrixLoad<${L}>(&As, (${r}) * LDS_A + ks, false, LDS_A);`,
+    );
+  }
+  for (let j = 0; j < FN; j++) {
+    const c = `sn + ${16 * j}u`;
+    mma.push(
+      transB
+        ? `      let r${j} = subgroupMatrixLoad<${R}>(&Bs, (${c}) * LDS_B + ks, true, LDS_B);`
+        : `      let r${j} = subgroupMatrixLoad<${R}>(&Bs, ks * LDS_B + ${c}, false, LDS_B);`,
+    );
+  }
+  for (let i = 0; i < FM; i++) {
+    for (let j = 0; j < FN; j++) {
+      acc.push(`  var c${i}_${j} = subgroup_matrix_result<f32, 16, 16>();`);
+      mma.push(`      c${i}_${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, c${i}_${j});`);
+      emit.push(
+        '  workgroupBarrier();',
+        `  subgroupMatrixStore(&Cs, cs, c${i}_${j}, false, 16u);`,
+        '  workgroupBarrier();',
+        `  emit_block(s, lane, batch, m0 + sm + ${16 * i}u, n0 + sn + ${16 * j}u);`,
+      );
+    }
+  }
+  const vars = {
+    TA: 'vec4<f16>',
+    TB: 'vec4<f16>',
+    TO: t.out,
+    TBIAS: t.bias,
+    BM,
+    BN,
+    BK,
+    SG: subgroupSize,
+    NSG,
+    SGN: BN / WN,
+    WM,
+    WN,
+    A_ROWS: aRows,
+    A_COLS: aCols,
+    B_ROWS: bRows,
+    B_COLS: bCols,
+    TRANS_A: transA,
+    TRANS_B: transB,
+  };
+  const head = specialize('', {}, ['f16', SUBGROUP_MATRIX_ENABLE, ...enablesFor(t.out, t.bias)]).trimEnd();
+  const source = `${WGSL['ops/matmul/matmul.common']}\n${WGSL['ops/matmul/matmul.sgmat_vec']}`;
+  const code = `${head}\n${SGMAT_DIAGNOSTIC}\n${specialize(source, {
+    ...vars,
+    ACC_DECL: acc.join('\n'),
+    MMA: mma.join('\n'),
+    EMIT: emit.join('\n'),
+  })}`;
+  return { key: templateKey('matmul.sgmat_vec', vars), code, BM, BN };
 }
 
 function kernelFor(gpu: GpuContext, variant: MatmulVariant, g: Geometry, types: MatmulTypes): Kernel {
@@ -366,7 +509,18 @@ function matmulGpu(
   if (out.size === 0) return out;
   const variant = pickVariant(gpu, a, b, o.variant);
   const biasDtype: DType = bias ? bias.dtype : 'f32';
-  const kernel = kernelFor(gpu, variant, g, { a: a.dtype, b: b.dtype, out: dtype, bias: biasDtype });
+  const types = { a: a.dtype, b: b.dtype, out: dtype, bias: biasDtype };
+  const kernel = kernelFor(gpu, variant, g, types);
+  // The sgmat vec4 fast path, used per dispatch wherever its alignment conditions hold (see vecOk below).
+  const sgTile = sgmatTileOf(o);
+  let vecKernel: Kernel | null = null;
+  if (variant === 'sgmat' && sgTile !== 'scalar') {
+    const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    const sh = sgmatVecShader(types, sgTile, o.transA, o.transB, info.subgroupMinSize ?? 32);
+    vecKernel = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
+  }
+  const minBM = Math.min(kernel.BM, vecKernel ? vecKernel.BM : kernel.BM);
+  const minBN = Math.min(kernel.BN, vecKernel ? vecKernel.BN : kernel.BN);
 
   const aOffs = batchOffsets(a.shape.slice(0, -2), g.batchShape, M * K);
   const bOffs = batchOffsets(b.shape.slice(0, -2), g.batchShape, K * N);
@@ -397,8 +551,8 @@ function matmulGpu(
   const maxWg = gpu.limits.maxComputeWorkgroupsPerDimension;
   const plan: Plan = {
     nb: Math.min(linear ? B : 1, maxWg),
-    mc: Math.min(M, maxWg * kernel.BM),
-    nc: Math.min(N, maxWg * kernel.BN, fitBias ? N : Math.floor((gpu.maxBinding - slack) / 4)),
+    mc: Math.min(M, maxWg * minBM),
+    nc: Math.min(N, maxWg * minBN, fitBias ? N : Math.floor((gpu.maxBinding - slack) / 4)),
     kc: K,
   };
   const half = (x: number) => Math.ceil(x / 2);
@@ -448,8 +602,15 @@ function matmulGpu(
           u.set([o.transA ? M : K, o.transB ? K : N, N, nc], 12);
           f[16] = o.alpha;
           u.set([bias ? 1 : 0, o.transA ? 1 : 0, o.transB ? 1 : 0, ACT_CODES[o.activation]], 17);
+          // vec4 path: every offset, stride and vector extent a multiple of 4 elements.
+          const vecOk =
+            vecKernel !== null &&
+            [aw.off, bwin.off, aBs, bBs, o.transA ? M : K, o.transB ? K : N].every((x) => x % 4 === 0) &&
+            (o.transA ? mc : kc) % 4 === 0 &&
+            (o.transB ? kc : nc) % 4 === 0;
+          const kern = vecOk ? (vecKernel as Kernel) : kernel;
           gpu.dispatch(
-            kernel.pipeline,
+            kern.pipeline,
             [
               aw.binding,
               bwin.binding,
@@ -458,7 +619,7 @@ function matmulGpu(
               bw ? bw.binding : (dummyBias as GPUBuffer),
               gpu.uniform(words),
             ],
-            [Math.ceil(nc / kernel.BN), Math.ceil(mc / kernel.BM), nb],
+            [Math.ceil(nc / kern.BN), Math.ceil(mc / kern.BM), nb],
           );
         });
       }
