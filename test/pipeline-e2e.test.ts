@@ -281,3 +281,40 @@ test('reconstruct on the CPU backend (AMODAL3R_E2E_CPU=1)', { timeout: 1_800_000
   );
   assert.ok(r.voxels > 0 && r.gaussians === 32 * r.voxels);
 });
+
+test('GPU lost mid-run: one actionable message, no output folder', { timeout: 300_000 }, async (t) => {
+  const shared = await requireGpu(t);
+  if (!shared) return;
+  const { GpuContext } = await import('../src/runtime/gpu.ts');
+  // A context of its own: destroying the shared one would break the other tests.
+  const gpu = await GpuContext.create();
+  assert.ok(gpu);
+  const out = join(work, 'out-lost');
+  // A precomputed (all-zero image tokens) condition skips DINOv2: the loss happens inside stage 1.
+  const condition = {
+    tokens: new Float32Array(4112 * 1024),
+    views: 1,
+    visibleFractions: [0.5],
+    warnings: [],
+  };
+  await assert.rejects(
+    reconstruct({
+      images: [],
+      masks: [],
+      condition,
+      model: modelDir,
+      out,
+      gpu,
+      ssSteps: 3,
+      onProgress: (e) => {
+        if (e.stage === 'stage1' && e.done === 1) gpu.device.destroy();
+      },
+    }),
+    /GPU device lost.*no output was written/s,
+  );
+  assert.equal(existsSync(out), false);
+  assert.deepEqual(
+    (await readdir(work)).filter((n) => n.startsWith('.')),
+    [],
+  );
+});

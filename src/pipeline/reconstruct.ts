@@ -241,12 +241,24 @@ class OutputDir {
   }
 }
 
-/** Turns device loss and other GPU failures into an actionable message. */
-function explain(e: unknown): Error {
-  const msg = (e as Error)?.message ?? String(e);
-  if (/GPU device lost|device lost|Device was lost/i.test(msg)) {
+/**
+ * Turns device loss and other GPU failures into an actionable message. A lost device shows up either as the
+ * context's lost reason or as an AbortError/OperationError DOMException (empty message) from a pending readback.
+ */
+function explain(e: unknown, gpu: GpuContext | null): Error {
+  const err = e as Error | undefined;
+  const msg = err?.message ?? String(e);
+  let lost: string | null = null;
+  try {
+    gpu?.checkAlive();
+  } catch (x) {
+    lost = (x as Error).message;
+  }
+  const domAbort = err?.name === 'AbortError' || err?.name === 'OperationError';
+  if (lost || domAbort || /GPU device lost|device lost|Device was lost/i.test(msg)) {
+    const what = lost ?? (domAbort ? `GPU device lost (${err?.name}${msg ? `: ${msg}` : ''})` : msg);
     return new ReconstructError(
-      `${msg}. The GPU driver reset or ran out of memory mid-run; no output was written. Retry, close other GPU programs, or use --precision f16 / --device cpu.`,
+      `${what}. The GPU driver reset or ran out of memory mid-run; no output was written. Retry, close other GPU programs, or use --precision f16 / --device cpu.`,
     );
   }
   return e instanceof Error ? e : new Error(msg);
@@ -609,7 +621,7 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
     };
   } catch (e) {
     await (outDir as OutputDir | null)?.abort();
-    throw explain(e);
+    throw explain(e, gpu);
   } finally {
     if (ownedGpu) gpu?.destroy();
   }
