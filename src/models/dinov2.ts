@@ -11,8 +11,9 @@
  * (`Dinov2WithRegistersModel`) is mapped to these names by `hfDinov2Store` (see dinov2-keys.ts).
  */
 
-import { add, attention, concat, layerNorm, linear, patchify2d, slice } from '../nn/ops.ts';
+import { add, attention, cast, concat, layerNorm, linear, patchify2d, slice } from '../nn/ops.ts';
 import { checkWeights, type WeightStore } from '../nn/weights.ts';
+import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 
@@ -105,6 +106,11 @@ interface BlockW {
 
 export interface Dinov2LoadOptions {
   gpu: GpuContext | null;
+  /**
+   * 'f32' (default) is what the official pipeline runs. 'f16' keeps the block Linear weights and the residual
+   * stream in half precision (norm statistics and the final feature LayerNorm in f32); needs shader-f16 on a GPU.
+   */
+  precision?: 'f32' | 'f16';
 }
 
 export class Dinov2 {
@@ -116,12 +122,16 @@ export class Dinov2 {
   private readonly prefix: Float32Array;
   private readonly posPatches: Tensor;
   private readonly blocks: BlockW[];
+  /** dtype of the block weights and the residual stream. */
+  readonly dtype: DType;
 
   private constructor(
     config: Dinov2Config,
     gpu: GpuContext | null,
     parts: { patchW: Tensor; patchB: Tensor; prefix: Float32Array; posPatches: Tensor; blocks: BlockW[] },
+    dtype: DType,
   ) {
+    this.dtype = dtype;
     this.config = config;
     this.gpu = gpu;
     this.patchW = parts.patchW;
@@ -144,7 +154,10 @@ export class Dinov2 {
     const inC = config.in_chans ?? 3;
     const p = config.patch_size;
     const f32 = { gpu, dtype: 'f32' as const };
-    const up = (data: Float32Array, shape: number[]) => Tensor.fromArray(data, shape, f32);
+    const dtype: DType = options.precision === 'f16' && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
+    const wt = { gpu, dtype };
+    const up = (data: Float32Array, shape: number[], d: DType = 'f32') =>
+      Tensor.fromArray(data, shape, { gpu, dtype: d });
     const patchW = up(await store.readFloat32('patch_embed.proj.weight'), [C, inC * p * p]);
     const patchB = await store.load('patch_embed.proj.bias', f32);
     const pos = await store.readFloat32('pos_embed');
@@ -172,28 +185,28 @@ export class Dinov2 {
             bias[r] = Math.fround(bias[r] * g[r]);
           }
         }
-        return { w: up(w, [rows, cols]), b: up(bias, [rows]) };
+        return { w: up(w, [rows, cols], dtype), b: up(bias, [rows], dtype) };
       };
       const hidden = Math.floor(C * config.mlp_ratio);
       const proj = await fold(`${b}.attn.proj.weight`, `${b}.attn.proj.bias`, `${b}.ls1.gamma`, C, C);
       const fc2 = await fold(`${b}.mlp.fc2.weight`, `${b}.mlp.fc2.bias`, `${b}.ls2.gamma`, C, hidden);
-      const loadOpt = async (k: string) => (expected.has(k) ? store.load(k, f32) : undefined);
+      const loadOpt = async (k: string) => (expected.has(k) ? store.load(k, wt) : undefined);
       blocks.push({
         n1w: await store.load(`${b}.norm1.weight`, f32),
         n1b: await store.load(`${b}.norm1.bias`, f32),
-        qkv: await store.load(`${b}.attn.qkv.weight`, f32),
+        qkv: await store.load(`${b}.attn.qkv.weight`, wt),
         qkvB: await loadOpt(`${b}.attn.qkv.bias`),
         proj: proj.w,
         projB: proj.b,
         n2w: await store.load(`${b}.norm2.weight`, f32),
         n2b: await store.load(`${b}.norm2.bias`, f32),
-        fc1: await store.load(`${b}.mlp.fc1.weight`, f32),
+        fc1: await store.load(`${b}.mlp.fc1.weight`, wt),
         fc1B: await loadOpt(`${b}.mlp.fc1.bias`),
         fc2: fc2.w,
         fc2B: fc2.b,
       });
     }
-    return new Dinov2(config, gpu, { patchW, patchB, prefix, posPatches, blocks });
+    return new Dinov2(config, gpu, { patchW, patchB, prefix, posPatches, blocks }, dtype);
   }
 
   dispose(): void {
@@ -227,9 +240,11 @@ export class Dinov2 {
     const pre = new Float32Array(V * this.prefix.length);
     for (let v = 0; v < V; v++) pre.set(this.prefix, v * this.prefix.length);
     const preT = Tensor.fromArray(pre, [V, nPre, C], { gpu: this.gpu });
-    let x = concat([preT, embPos], 1);
+    const x32 = concat([preT, embPos], 1);
     preT.dispose();
     embPos.dispose();
+    let x = this.dtype === 'f32' ? x32 : cast(x32, this.dtype);
+    if (x !== x32) x32.dispose();
     const L = x.shape[1];
     for (const b of this.blocks) {
       const n1 = layerNorm(x, { weight: b.n1w, bias: b.n1b, eps: BLOCK_LN_EPS });
@@ -255,7 +270,7 @@ export class Dinov2 {
       x1.dispose();
       m2.dispose();
     }
-    const out = layerNorm(x, { eps: DINO_FEATURE_LN_EPS });
+    const out = layerNorm(x, { eps: DINO_FEATURE_LN_EPS, dtype: 'f32' });
     x.dispose();
     return out;
   }

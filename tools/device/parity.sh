@@ -25,10 +25,17 @@ step 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
 step 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
 step 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
 rm -f "$OUT/dinov2_hf/README.md" 2>/dev/null
-for s in dinov2_reg:dinov2 ss_flow:ss_flow ss_dec:ss_dec ss_stage:ss_stage; do
+for s in ${PARITY_FIXTURES:-dinov2_reg:dinov2 ss_flow:ss_flow ss_dec:ss_dec ss_stage:ss_stage slat_flow:slat_flow slat_dec:slat_dec}; do
   step 120 python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
 done
 timeout -k 5 "${PARITY_TIMEOUT:-330}" node .device/bundle/tools-device-entries-parity-full.mjs /tmp/fx >"$OUT/parity.json" 2>>"$LOG"
 echo "=== parity exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
+# The SLAT decoder parity tests run unchanged on the device against the full-size fixture (node:test bundles).
+if [ -d /tmp/fx/slat_dec/full ]; then
+  for t in gs mesh rf; do
+    SLAT_DEC_FIXTURE=/tmp/fx/slat_dec/full timeout -k 5 150 node ".device/bundle/src-models-slat-decoder-$t.test.mjs" >>"$OUT/slat-dec.log" 2>&1
+    echo "=== slat-dec $t exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
+  done
+fi
 tail -c 20000 "$LOG"
 cat "$OUT/parity.json"

@@ -13,6 +13,9 @@ cd "$(git rev-parse --show-toplevel)"
 ENTRIES=(
   bench/main.ts
   bench/js-frameworks.ts
+  src/models/slat-decoder-gs.test.ts
+  src/models/slat-decoder-mesh.test.ts
+  src/models/slat-decoder-rf.test.ts
 )
 for f in tools/device/entries/*.ts; do [ -e "$f" ] && ENTRIES+=("$f"); done
 

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dinov2, type Dinov2Config } from '../../../src/models/dinov2.ts';
+import { SLatFlow, type SLatFlowConfig } from '../../../src/models/slat-flow.ts';
 import {
   occupiedCoords,
   SparseStructureDecoder,
@@ -23,6 +24,7 @@ import { MapWeightStore } from '../../../src/nn/weights.ts';
 import { sampleSparseStructure } from '../../../src/pipeline/stage1.ts';
 import { GpuContext } from '../../../src/runtime/gpu.ts';
 import { Tensor } from '../../../src/runtime/tensor.ts';
+import { SparseTensor } from '../../../src/sparse/sparse-tensor.ts';
 import { type DetSpec, detGenerate } from '../../../src/testing/detweights.ts';
 import { loadFixture } from '../../../src/testing/fixtures.ts';
 import { fixtureCondition } from '../../../test/helpers/cond.ts';
@@ -68,16 +70,51 @@ async function step(name: string, fn: () => Promise<Record<string, unknown>>): P
 }
 
 if (existsSync(join(root, 'dinov2/full'))) {
-  await step('dinov2_full_f32', async () => {
-    const fx = await loadFixture(join(root, 'dinov2/full'));
-    const cfg = fx.manifest.config as unknown as Dinov2Config;
-    const dino = await Dinov2.load(new MapWeightStore(fx.weights), cfg, { gpu });
-    const img = fx.inputs.get('image')!;
-    const out = dino.forward(Tensor.fromArray(img.data, img.shape, { gpu }));
-    const r = errs(await out.toArray(), fx.outputs.get('tokens')!.data);
-    dino.dispose();
-    return r;
-  });
+  const fx = await loadFixture(join(root, 'dinov2/full'));
+  const cfg = fx.manifest.config as unknown as Dinov2Config;
+  for (const precision of ['f32', 'f16'] as const) {
+    await step(`dinov2_full_${precision}`, async () => {
+      const dino = await Dinov2.load(new MapWeightStore(fx.weights), cfg, { gpu, precision });
+      const img = fx.inputs.get('image')!;
+      const out = dino.forward(Tensor.fromArray(img.data, img.shape, { gpu }));
+      const r = errs(await out.toArray(), fx.outputs.get('tokens')!.data);
+      dino.dispose();
+      return { dtype: dino.dtype, ...r };
+    });
+  }
+}
+
+if (existsSync(join(root, 'slat_flow/full'))) {
+  const fx = await loadFixture(join(root, 'slat_flow/full'));
+  const cfg = fx.manifest.config as unknown as SLatFlowConfig;
+  for (const precision of ['f32', 'f16'] as const) {
+    await step(`slat_flow_full_${precision}`, async () => {
+      const flow = await SLatFlow.load(new MapWeightStore(fx.weights), cfg, { gpu, precision });
+      const coords = Int32Array.from(fx.outputs.get('coords')!.data);
+      const xf = fx.inputs.get('x_feats')!;
+      const x = SparseTensor.create(Tensor.fromArray(xf.data, xf.shape, { gpu }), coords);
+      const t = fx.outputs.get('t')!.data[0];
+      const out: Record<string, unknown> = { dtype: flow.dtype, voxels: coords.length / 4 };
+      for (const [name, cond] of [
+        ['v_cond', fixtureCondition(fx)],
+        ['v_neg', new Float32Array(4112 * 1024)],
+      ] as const) {
+        const c = prepareFlowCondition(cond, gpu, flow.dtype);
+        const t0 = performance.now();
+        const v = await flow.forward(x, t, c);
+        const got = await v.feats.toArray();
+        out[`${name}_ms`] = performance.now() - t0;
+        out[`${name}_vs_fp32`] = errs(got, fx.outputs.get(name)!.data);
+        const ref16 = fx.outputs.get(`${name}.fp16`);
+        if (ref16) out[`${name}_vs_fp16`] = errs(got, ref16.data);
+        v.feats.dispose();
+        disposeFlowCondition(c);
+      }
+      x.disposeCache();
+      flow.dispose();
+      return out;
+    });
+  }
 }
 
 if (existsSync(join(root, 'ss_flow/full'))) {
