@@ -33,7 +33,7 @@ import { SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decod
 import { type SsFlowConfig, ssFlowPosEmb } from '../models/ss-flow.ts';
 import { MapWeightStore } from '../nn/weights.ts';
 import { TorchGenerator } from '../random/generator.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../runtime/dtype.ts';
+import { f16BitsToF32, f32ToF16Bits, packF16 } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import { DINOV2_SUBDIR, expectedShapesFor, type ModelRole, PIPELINE_FILE } from './model-dir.ts';
@@ -264,14 +264,17 @@ function roundTripF16(v: Float32Array): Float32Array {
   return out;
 }
 
-/** All parameters of one checkpoint, as stored (f16-rounded when `fp16`). */
+type Stored = { shape: number[]; data: Float32Array };
+type Packed = { shape: number[]; data: Float32Array | Uint16Array };
+
+/** All parameters of one checkpoint as f32 values (f16-rounded when `fp16`), for models evaluated here. */
 function generateWeights(
   expected: Map<string, number[]>,
   buffers: Map<string, Float32Array>,
   seed: number,
   fp16: boolean,
-): Map<string, { shape: number[]; data: Float32Array }> {
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+): Map<string, Stored> {
+  const out = new Map<string, Stored>();
   for (const [name, shape] of expected) {
     const raw = buffers.get(name) ?? initParameter(name, shape, seed);
     out.set(name, { shape, data: fp16 ? roundTripF16(raw) : raw });
@@ -279,12 +282,32 @@ function generateWeights(
   return out;
 }
 
-function toWritable(
-  weights: Map<string, { shape: number[]; data: Float32Array }>,
+/**
+ * All parameters as they will be stored: f16 bits straight away for fp16 models, so a full-size checkpoint holds
+ * 2 bytes per parameter in memory, not 4 (the 24-block flows have ~0.5 G parameters).
+ */
+function generatePacked(
+  expected: Map<string, number[]>,
+  buffers: Map<string, Float32Array>,
+  seed: number,
   fp16: boolean,
-): Record<string, WritableTensor> {
+): Map<string, Packed> {
+  const out = new Map<string, Packed>();
+  for (const [name, shape] of expected) {
+    const raw = buffers.get(name) ?? initParameter(name, shape, seed);
+    out.set(name, { shape, data: fp16 ? packF16(raw) : raw });
+  }
+  return out;
+}
+
+function toWritable(weights: Map<string, Packed>, fp16: boolean): Record<string, WritableTensor> {
   const rec: Record<string, WritableTensor> = {};
-  for (const [k, t] of weights) rec[k] = { dtype: fp16 ? 'F16' : 'F32', shape: t.shape, data: t.data };
+  for (const [k, t] of weights) {
+    rec[k] =
+      t.data instanceof Uint16Array
+        ? { dtype: 'F16', shape: t.shape, data: t.data }
+        : { dtype: fp16 ? 'F16' : 'F32', shape: t.shape, data: t.data };
+  }
   return rec;
 }
 
@@ -298,7 +321,7 @@ const CALIBRATION_LATENTS = 1;
  * measured after the (f16-rounded) shift.
  */
 async function calibrateDecoder(
-  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  weights: Map<string, Stored>,
   config: SsDecoderConfig,
   gpu: GpuContext | null,
   seed: number,
@@ -425,15 +448,15 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
         continue;
       }
       const fp16 = spec.args.use_fp16 === true;
-      const weights = generateWeights(
-        shapesFn(spec.args),
-        fixedBuffers(spec.className, spec.args),
-        seed,
-        fp16,
-      );
-      if (spec.role === 'sparse_structure_decoder' && options.calibrate !== false) {
+      const expected = shapesFn(spec.args);
+      const buffers = fixedBuffers(spec.className, spec.args);
+      const calibrate = spec.role === 'sparse_structure_decoder' && options.calibrate !== false;
+      // Only the SS decoder runs here (calibration); it needs f32 values, the others go straight to f16 bits.
+      const f32Weights = calibrate ? generateWeights(expected, buffers, seed, fp16) : null;
+      const weights: Map<string, Packed> = f32Weights ?? generatePacked(expected, buffers, seed, fp16);
+      if (f32Weights) {
         calibration = await calibrateDecoder(
-          weights,
+          f32Weights,
           spec.args as unknown as SsDecoderConfig,
           gpu,
           seed,
