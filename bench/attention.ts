@@ -235,7 +235,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
         // The default kernel keeps the historical key (self_f16); others get the kernel name appended.
         const isDefault =
           kn.variant === (dtype === 'f16' && kernels(dtype).length > 1 ? 'sgmat' : 'tiled') &&
-          (kn.variant === 'tiled' || kn.sgmatTile === SGMAT_ATTENTION_TILE);
+          (kn.variant === 'tiled' || String(kn.sgmatTile) === String(SGMAT_ATTENTION_TILE));
         const key = isDefault ? `${name}_${dtype}` : `${name}_${dtype}_${kname(kn)}`;
         let diff: number;
         try {

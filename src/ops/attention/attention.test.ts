@@ -6,7 +6,14 @@ import type { DType } from '../../runtime/dtype.ts';
 import type { GpuContext } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { softmax } from '../softmax/softmax.ts';
-import { attention, attentionVarlen } from './attention.ts';
+import {
+  attention,
+  attentionVarlen,
+  SGMAT_ATTENTION_TILE,
+  SGMAT_ATTENTION_TILES,
+  sgmatAttentionShader,
+  sgmatAttentionSharedBytes,
+} from './attention.ts';
 
 /** log(1e-6): the bias the mask-weighted cross-attention gives invisible patches. */
 const LOG_EPS = Math.log(1e-6);
@@ -266,4 +273,21 @@ test('gpu attention under a 1 MiB binding limit splits over sequences and query 
   const big = gpu.tensor(new Float32Array(1100 * 4 * 64), [1, 1100, 4, 64]);
   const small = gpu.tensor(new Float32Array(4 * 64), [1, 1, 4, 64]);
   assert.throws(() => attention(small, big, big), /attention: one sequence's keys .* storage binding limit/);
+});
+
+test('the sgmat attention kernel specialises for every benchmarked tile and fits 48 KiB at D = 64', () => {
+  for (const [nsg, bk] of SGMAT_ATTENTION_TILES) {
+    for (const bias of ['f32', null] as const) {
+      const { code } = sgmatAttentionShader(nsg, bk, 64, 'f16', bias);
+      assert.doesNotMatch(code, /\{\{|\}\}/, `[${nsg}, ${bk}]: unfilled placeholder`);
+      assert.match(code, /^enable f16;\nenable subgroups;\nenable chromium_experimental_subgroup_matrix;\n/);
+      // Per key tile: (BK / 16) x (D / 16) multiply-accumulates for Q K^T and as many for P V.
+      assert.equal(code.match(/subgroupMatrixMultiplyAccumulate/g)?.length, 2 * (bk / 16) * 4);
+      assert.equal(code.includes('kb[kg - p.b_base]'), bias !== null);
+    }
+    assert.ok(sgmatAttentionSharedBytes(nsg, bk, 64) <= 49152, `[${nsg}, ${bk}] exceeds 48 KiB`);
+  }
+  assert.ok(SGMAT_ATTENTION_TILES.some((t) => String(t) === String(SGMAT_ATTENTION_TILE)));
+  // [4, 128] was tried and does not fit (the dispatcher then falls back to the tiled kernel).
+  assert.ok(sgmatAttentionSharedBytes(4, 128, 64) > 49152);
 });

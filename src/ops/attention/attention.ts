@@ -23,7 +23,24 @@
  *   loop reads each q vec4 once for the thread's BK/4 keys.
  * - Cold shader compiles on lavapipe took 10-25 s CPU per variant for D = 32/40 with constant loop bounds (full
  *   unrolling), ~2 s for D = 128; on CPU adapters the outer loops take their bounds from the uniform buffer.
- * - Not done: a subgroup-matrix variant (Dawn chromium_experimental_subgroup_matrix) for QK^T and PV.
+ * - sgmat kernel (attention.sgmat.wgsl): Q K^T and P V on Dawn subgroup matrices (16x16x16 f16 -> f32), S and
+ *   P V round-trip through workgroup memory for the per-row online softmax (fragments cannot be scaled per row).
+ *   Picked by 'auto' for f16 q/k/v/out, D % 16 == 0, 32-lane subgroups and a fitting tile. H100 80GB HBM3, Dawn
+ *   (npm webgpu 0.6.2), robustness off, B=2 H=16 D=64, median of 20 GPU timestamps after 1 s warm-up (device
+ *   call 2026-11-27 13:3x UTC, `npm run bench -- attention --sweep 1`); sampled rows vs the CPU twin, max |diff|
+ *   3.1e-5 self / 1.2e-4 cross (f16 output), small awkward cases 2.4e-4 (P is rounded to f16 before P V):
+ *
+ *   | kernel [subgroups, keys/tile] | self 4096x4096 TFLOP/s | cross 4096x1374 (+bias) TFLOP/s |
+ *   |---|---|---|
+ *   | tiled f32                      | 11.3 | 11.2 |
+ *   | tiled f16 (old default)        | 13.5 | 12.7 |
+ *   | **sgmat [4, 64]** (64 queries) | **32.6** (4.22 ms) | **28.8** (1.60 ms) |  <- default
+ *   | sgmat [4, 32]                  | 27.6 | 25.5 |
+ *   | sgmat [2, 64] (32 queries)     | 11.7 | 11.1 |
+ *
+ *   [4, 128] does not fit 48 KiB. 32.6 is 22% of the f16 sgmat matmul (147; goal 50%). Left: the scalar
+ *   softmax and the two f32 round trips per key tile, 5 workgroup barriers per tile, and only 4 subgroups per
+ *   workgroup (more query rows per workgroup need S in f16 or a smaller f32 scratch).
  *
  * @example
  * const o = attention(q, k, v); // q [2, 4096, 16, 64], k/v [2, 1374, 16, 64] -> [2, 4096, 16, 64]
@@ -75,7 +92,6 @@ export const SGMAT_ATTENTION_TILES: readonly (readonly [number, number])[] = [
   [4, 64],
   [4, 32],
   [2, 64],
-  [4, 128],
 ];
 
 /** The default sgmat tile (see the notes block for the measured sweep). */

@@ -13,6 +13,9 @@ import {
   matmul,
   matmulShader,
   matmulVariants,
+  SGMAT_DEFAULT_TILE,
+  SGMAT_TILES,
+  sgmatVecShader,
 } from './matmul.ts';
 
 interface Case {
@@ -283,4 +286,33 @@ test('every rung specialises fully (sgmat included, which lavapipe cannot compil
   );
   assert.match(sg.code, /const SG = 32u;/);
   assert.equal(sg.BM, 128);
+});
+
+test('the sgmat vec4 fast path specialises for every tile and transpose combination', () => {
+  for (const tile of SGMAT_TILES) {
+    for (const [transA, transB] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ] as const) {
+      const sh = sgmatVecShader({ a: 'f16', b: 'f16', out: 'f16', bias: 'f32' }, tile, transA, transB, 32);
+      assert.doesNotMatch(sh.code, /\{\{|\}\}/, `${tile}: unfilled placeholder`);
+      const [bm, bn, , wm, wn] = tile.split(/[x/]/).map(Number);
+      assert.equal(sh.BM, bm);
+      assert.equal(sh.BN, bn);
+      // Each subgroup issues one multiply-accumulate per 16x16 result matrix of its WM x WN block per k step.
+      assert.equal(sh.code.match(/subgroupMatrixMultiplyAccumulate/g)?.length, (wm / 16) * (wn / 16));
+      assert.match(
+        sh.code,
+        transB ? /&Bs, \(sn \+ 0u\) \* LDS_B \+ ks, true/ : /&Bs, ks \* LDS_B \+ sn \+ 0u, false/,
+      );
+    }
+  }
+  assert.ok(SGMAT_TILES.includes(SGMAT_DEFAULT_TILE));
+  assert.throws(
+    () =>
+      sgmatVecShader({ a: 'f16', b: 'f16', out: 'f16', bias: 'f32' }, '128x128x32/24x64', false, false, 32),
+    /matmul: sgmat tile/,
+  );
 });

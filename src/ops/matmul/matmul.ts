@@ -3,12 +3,15 @@
  *
  * Ladder (chosen from `gpu.features`, or forced with `variant`):
  * 1. `tiled` (matmul.tiled.wgsl): f32 workgroup tiles, register blocking (4x4 or 8x8 per thread). Runs everywhere.
+ *    `tiled_vec` (matmul.tiled_vec.wgsl): the same with vec4 blocking, register prefetch and unrolled named
+ *    accumulators (forced only until it is timed on a GPU, see below).
  * 2. `tiled_f16` (matmul.tiled_f16.wgsl): the same blocking with f16 workgroup tiles for f16 operands (half the
  *    shared memory and bandwidth, so a deeper k tile), f32 accumulation. Needs shader-f16.
- * 3. `sgmat` (matmul.sgmat.wgsl): Dawn subgroup matrices (16x16x16, f16 in, f32 accumulate), 128x128x32
- *    workgroup tiles staged in workgroup memory, 8 subgroups of 32x64 each, as in the device probe
- *    (/work/shared/research/device-probe.md: 112 TFLOP/s robust, 174 unrobust on an H100). Needs f16 a and b and
- *    an adapter listing an f16->f32 16x16x16 configuration with a fixed subgroup size.
+ * 3. `sgmat`: Dawn subgroup matrices (16x16x16, f16 in, f32 accumulate). Per dispatch, the vec4 fast path
+ *    (matmul.sgmat_vec.wgsl, tile `SGMAT_DEFAULT_TILE`: 128x128x32, 4 subgroups of 64x64) wherever every
+ *    stride, offset and vector extent is a multiple of 4, else matmul.sgmat.wgsl (scalar loads, 128x128x32, 8
+ *    subgroups of 32x64). Needs f16 a and b and an adapter listing an f16->f32 16x16x16 configuration with a
+ *    fixed subgroup size.
  * Every kernel bounds-checks its loads and stores, so M, N and K need not be multiples of any tile.
  *
  * Storage-binding limit: the work is split into (batch, M, N, K) chunks so that every binding stays under
@@ -25,8 +28,37 @@
  *   cache warm on the same box.
  * - lavapipe, 256^3 (`npm run bench -- matmul --size 256`): tiled f32 88-120 ms (0.0003-0.0004 TFLOP/s), f16 in
  *   tiled 57-90 ms, tiled_f16 64-74 ms; the box was shared with other jobs, so these only show that it runs.
- * - Not measured here: GPU figures (no device run in this change); the sgmat rung is validated by the benchmark,
- *   which checks every rung against the twin before timing it.
+ * - sgmat fast path (matmul.sgmat_vec.wgsl) vs the first sgmat kernel (matmul.sgmat.wgsl, now the fallback for
+ *   shapes whose strides/extents are not multiples of 4): vec4<f16> global loads of whole contiguous rows, tiles
+ *   staged in the operand's own layout (transposes = col_major loads), register prefetch of the next k tile,
+ *   transposes as template constants. H100 80GB HBM3, Dawn (npm webgpu 0.6.2), robustness off, 4096^3 f16 in,
+ *   f32 accumulate, f16 out, median of 20 GPU timestamps after 1 s warm-up (device call 2026-11-27 13:3x UTC,
+ *   `npm run bench -- matmul --sweep`); every row validated first vs the f64 twin (rel err 1.6e-5, f16 output
+ *   rounding) on 197x133x71, 261x283x45 and 260x388x200 with all four transpose combinations:
+ *
+ *   | kernel / tile (BMxBNxBK / subgroup WMxWN) | nn TFLOP/s | nt (transB) TFLOP/s |
+ *   |---|---|---|
+ *   | sgmat scalar loads (old default)           |  19.1 |  18.8 |
+ *   | vec 128x128x32 / 32x64 (8 subgroups)        | 108.9 |  85.5 |
+ *   | **vec 128x128x32 / 64x64 (4 subgroups)**    | **147.4** | **146.6** |  <- default
+ *   | vec 128x256x32 / 64x64                      |  52.3 | 139.0 |
+ *   | vec 256x128x32 / 64x64                      | 135.7 | 141.2 |
+ *   | vec 128x128x64 / 32x64                      | 139.5 | 141.7 |
+ *   | vec 64x128x32 / 32x64                       |  29.0 | 102.5 |
+ *   | vec 128x128x32 / 64x32                      | 111.3 |  86.7 |
+ *
+ *   Robustness on (as browsers): vec 128x128x32/32x64 65.9 nn / 56.1 nt (the 64x64 default was not timed robust).
+ *   The big drops of 128x256 and 64x128 in nn only (b [K, N] staged [k][n] with a 264- / 136-half row stride)
+ *   look like workgroup-memory bank conflicts in the scalar f16 stores of the b tile; not investigated.
+ *   Goal (issue): >= 175 TFLOP/s; torch fp16 on the same card 576-713.
+ * - Tiled rungs on the H100 (same call): tiled f32 69.6 ms = 1.98 TFLOP/s, tiled f16-in 1.95, tiled_f16 1.95, and
+ *   a first tiled_vec (vec4 register blocking, padded k-major tiles, register prefetch, but accumulators and
+ *   prefetch registers in loop-indexed function-scope arrays) 1.92 f32 / 1.92 f16. All four land on ~70 ms
+ *   whatever their blocking, so the cost is something they share and the sgmat kernels do not; the suspect is
+ *   those arrays living in local memory on NVIDIA's compiler. tiled_vec has since been rewritten with named
+ *   accumulators / registers generated in TypeScript (tiledVecBlocks), validated on lavapipe but NOT yet timed on
+ *   the device; `auto` still picks tiled / tiled_f16 until it is. The probe's tiled f32 kernel reached 41 TFLOP/s
+ *   on this card.
  *
  * @example
  * const y = matmul(x, w, { transB: true, bias, activation: 'gelu_tanh' }); // x [B, L, in], w [out, in]
@@ -94,7 +126,7 @@ export const SGMAT_TILES: readonly string[] = [
 ];
 
 /** The sgmat fast-path tile used unless `sgmatTile` says otherwise (see the notes block for the measured sweep). */
-export const SGMAT_DEFAULT_TILE = '128x128x32/32x64';
+export const SGMAT_DEFAULT_TILE = '128x128x32/64x64';
 
 interface SgmatTile {
   BM: number;
@@ -314,7 +346,7 @@ export function matmulShader(
   const TM = tile.big ? 8 : 4;
   if (variant === 'tiled_vec') {
     const vars = { ...common, TM, BK: 16 };
-    const code = specialize(source('matmul.tiled_vec'), vars, enables);
+    const code = specialize(source('matmul.tiled_vec'), { ...vars, ...tiledVecBlocks(TM, 16) }, enables);
     return { key: templateKey('matmul.tiled_vec', vars), code, BM: 16 * TM, BN: 16 * TM };
   }
   const f16Tiles = variant === 'tiled_f16';
@@ -328,6 +360,56 @@ export function matmulShader(
   const file = f16Tiles ? 'matmul.tiled_f16' : 'matmul.tiled';
   const code = specialize(source(file), vars, [...enables, ...(f16Tiles ? ['f16'] : [])]);
   return { key: templateKey(file, vars), code, BM: 16 * TM, BN: 16 * TM };
+}
+
+/** Unrolled blocks of matmul.tiled_vec.wgsl: named accumulators / prefetch registers instead of arrays. */
+function tiledVecBlocks(TM: number, BK: number): Record<string, string> {
+  const RG = TM / 4;
+  const loads = (16 * TM * BK) / 256;
+  const decl: string[] = [];
+  const pre0: string[] = [];
+  const stage: string[] = [];
+  const pre: string[] = [];
+  const fma: string[] = [];
+  const emit: string[] = [];
+  for (let i = 0; i < TM; i++) {
+    for (let j = 0; j < RG; j++) decl.push(`  var c${i}_${j} = vec4<f32>(0.0);`);
+  }
+  for (let i = 0; i < loads; i++) {
+    const e = `li + ${256 * i}u`;
+    decl.push(`  var pa${i}: f32;`, `  var pb${i}: f32;`);
+    const ld = (k: string, ind: string) => [
+      `${ind}pa${i} = f32(load_a(batch, m0 + a_row(${e}), ${k}a_col(${e})));`,
+      `${ind}pb${i} = f32(load_b(batch, ${k}b_k(${e}), n0 + b_n(${e})));`,
+    ];
+    pre0.push(...ld('', '  '));
+    pre.push(...ld('kn + ', '      '));
+    stage.push(`    stage(${e}, pa${i}, pb${i});`);
+  }
+  for (let g = 0; g < RG; g++) {
+    fma.push(
+      `      let a${g} = As[k * LD4 + ${16 * g}u + ty];`,
+      `      let b${g} = Bs[k * LD4 + ${16 * g}u + tx];`,
+    );
+  }
+  const comp = ['x', 'y', 'z', 'w'];
+  for (let g = 0; g < RG; g++) {
+    for (let ii = 0; ii < 4; ii++) {
+      const i = 4 * g + ii;
+      for (let j = 0; j < RG; j++) {
+        fma.push(`      c${i}_${j} = fma(vec4<f32>(a${g}.${comp[ii]}), b${j}, c${i}_${j});`);
+        emit.push(`  emit4(batch, m0 + ${64 * g + ii}u + ty * 4u, n0 + ${64 * j}u + tx * 4u, c${i}_${j});`);
+      }
+    }
+  }
+  return {
+    DECL: decl.join('\n'),
+    PREFETCH0: pre0.join('\n'),
+    STAGE: stage.join('\n'),
+    PREFETCH: pre.join('\n'),
+    FMA: fma.join('\n'),
+    EMIT: emit.join('\n'),
+  };
 }
 
 /**
