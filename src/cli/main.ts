@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { registerCompare } from './compare.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
 import { registerEncode } from './encode.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerMakeTestModel(program);
   registerOcclusionMask(program);
   registerDownload(program);
+  registerCompare(program);
   return program;
 }
 
