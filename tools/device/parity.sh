@@ -21,12 +21,13 @@ step() { # step SECONDS CMD...
   timeout -k 5 "$lim" "$@" >>"$LOG" 2>&1
   echo "=== exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
 }
-step 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
-step 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
-step 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
-rm -f "$OUT/dinov2_hf/README.md" 2>/dev/null
+if [ -z "${SKIP_SMALL:-}" ]; then
+  step 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
+  step 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
+  step 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
+fi
 for s in ${PARITY_FIXTURES:-dinov2_reg:dinov2 ss_flow:ss_flow ss_dec:ss_dec ss_stage:ss_stage slat_flow:slat_flow slat_dec:slat_dec}; do
-  step 120 python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
+  step 150 python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
 done
 timeout -k 5 "${PARITY_TIMEOUT:-330}" node .device/bundle/tools-device-entries-parity-full.mjs /tmp/fx >"$OUT/parity.json" 2>>"$LOG"
 echo "=== parity exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
