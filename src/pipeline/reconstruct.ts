@@ -15,6 +15,15 @@
  * Files: `occupancy.ply` (stage-1 voxel centres, always), `gaussians.ply` (3DGS layout, format `ply`), `mesh.glb`
  * (FlexiCubes surface with vertex colours, format `glb`; no texture baking), `frames/NNN.png` (format `png`) and
  * `turntable.gif` (format `gif`) rendered by src/render from the Gaussians.
+ *
+ * Notes:
+ * - Stage 1 runs its own loop (sampleFlow + the flow, then the decoder) instead of `sampleSparseStructure`, so the
+ *   flow's weights are released before the decoder's are loaded (peak = max of the two, not the sum).
+ * - Per-stage peak GPU bytes are measured by resetting `gpu.peakBytes` to the live allocation at each stage start.
+ * - Measured (tiny random model from make-test-model, ball/mug example, 2+2 steps, lavapipe on a shared 2-core box
+ *   at load 5-13, so only indicative): encode 12-66 s, stage 1 3-24 s, SS decoder 12-52 s, stage 2 21-73 s,
+ *   Gaussian decoder 2-8 s, mesh decoder + FlexiCubes 20-43 s, 4 frames at 64 px < 1.1 s, writing < 1 s; peak GPU
+ *   254 MiB (mesh decoder). ~476 voxels for the ball example (calibration target 500), 32 Gaussians per voxel.
  */
 
 import { randomBytes } from 'node:crypto';
