@@ -34,7 +34,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
     `dinov2 ViT-L/14-reg ${size}px depth ${cfg.depth} ${dino.dtype}: ${t.medianMs.toFixed(2)} ms median`,
   );
   return {
-    precision: 'f32',
+    precision: dino.dtype,
     depth: cfg.depth,
     size,
     ms: t.medianMs,
