@@ -80,14 +80,21 @@ import { Tensor } from '../../runtime/tensor.ts';
 import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
 import { WGSL } from '../wgsl.generated.ts';
 import { type MatmulActivation, matmulCpu } from './matmul.cpu.ts';
+import { tiledRegShader } from './tiled_reg.ts';
 
 export type { MatmulActivation } from './matmul.cpu.ts';
 
 /** A rung of the kernel ladder. */
-export type MatmulVariant = 'tiled' | 'tiled_vec' | 'tiled_f16' | 'sgmat';
+export type MatmulVariant = 'tiled' | 'tiled_vec' | 'tiled_f16' | 'tiled_reg' | 'sgmat';
 
 /** All rungs, slowest first. */
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'tiled_vec', 'tiled_f16', 'sgmat'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
+  'tiled',
+  'tiled_vec',
+  'tiled_f16',
+  'tiled_reg',
+  'sgmat',
+];
 
 export interface MatmulOptions {
   /** a is [..., K, M] (use its transpose). */
@@ -196,6 +203,7 @@ export function sgmatConfig(gpu: GpuContext): SubgroupMatrixConfig | null {
 export function matmulVariants(gpu: GpuContext, aDtype: DType, bDtype: DType): MatmulVariant[] {
   const out: MatmulVariant[] = ['tiled', 'tiled_vec'];
   if (gpu.features.f16) out.push('tiled_f16');
+  out.push('tiled_reg');
   if (aDtype === 'f16' && bDtype === 'f16' && sgmatConfig(gpu)) out.push('sgmat');
   return out;
 }
@@ -290,6 +298,9 @@ function pickVariant(gpu: GpuContext, a: Tensor, b: Tensor, want: MatmulVariant 
   const avail = matmulVariants(gpu, a.dtype, b.dtype);
   if (want === 'auto') {
     if (avail.includes('sgmat')) return 'sgmat';
+    // GPUs: the register-blocked rung (f16 operands are widened to f32 tiles). CPU adapters keep the older rungs,
+    // whose single pipeline per dtype set (transposes as uniforms) keeps LLVM compile time down.
+    if (!isCpuAdapter(gpu)) return 'tiled_reg';
     if ((a.dtype === 'f16' || b.dtype === 'f16') && avail.includes('tiled_f16')) return 'tiled_f16';
     return 'tiled';
   }
@@ -342,6 +353,9 @@ export function matmulShader(
     const head = specialize('', {}, ['f16', SUBGROUP_MATRIX_ENABLE, ...enables]).trimEnd();
     const code = `${head}\n${SGMAT_DIAGNOSTIC}\n${specialize(source('matmul.sgmat'), vars)}`;
     return { key: templateKey('matmul.sgmat', vars), code, BM: 128, BN: 128 };
+  }
+  if (variant === 'tiled_reg') {
+    return tiledRegShader(t, { transA: false, transB: false, vec: false, big: tile.big });
   }
   const TM = tile.big ? 8 : 4;
   if (variant === 'tiled_vec') {
@@ -504,11 +518,16 @@ export function sgmatVecShader(
   return { key: templateKey('matmul.sgmat_vec', vars), code, BM, BN };
 }
 
+/** 8x8 per thread (128x128 tiles) on GPUs once the output has enough tiles (see kernelFor). */
+function bigTiles(gpu: GpuContext, g: Geometry): boolean {
+  return g.M >= 256 && g.N >= 256 && !isCpuAdapter(gpu);
+}
+
 function kernelFor(gpu: GpuContext, variant: MatmulVariant, g: Geometry, types: MatmulTypes): Kernel {
   // 8x8 per thread (128x128 tiles) pays off once the output has enough tiles; small problems use 4x4 (64x64).
   // CPU adapters (lavapipe) always get 4x4 with BK = 16: LLVM took 13-38 s to compile an 8x8 kernel there and
   // ~30 s for a 4x4 one with BK = 32 (2-core box under load), against ~0.1-0.3 s for 4x4 with BK = 16.
-  const big = g.M >= 256 && g.N >= 256 && !isCpuAdapter(gpu);
+  const big = bigTiles(gpu, g);
   const info = gpu.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
   const sh = matmulShader(variant, types, { big, subgroupSize: info.subgroupMinSize ?? 32 });
   return { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
@@ -592,7 +611,18 @@ function matmulGpu(
   const variant = pickVariant(gpu, a, b, o.variant);
   const biasDtype: DType = bias ? bias.dtype : 'f32';
   const types = { a: a.dtype, b: b.dtype, out: dtype, bias: biasDtype };
-  const kernel = kernelFor(gpu, variant, g, types);
+  let kernel: Kernel;
+  if (variant === 'tiled_reg') {
+    const sh = tiledRegShader(types, {
+      transA: o.transA,
+      transB: o.transB,
+      vec: false,
+      big: bigTiles(gpu, g),
+    });
+    kernel = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
+  } else {
+    kernel = kernelFor(gpu, variant, g, types);
+  }
   // The sgmat vec4 fast path, used per dispatch wherever its alignment conditions hold (see vecOk below).
   const sgTile = sgmatTileOf(o);
   let vecKernel: Kernel | null = null;
@@ -601,6 +631,21 @@ function matmulGpu(
     const sh = sgmatVecShader(types, sgTile, o.transA, o.transB, info.subgroupMinSize ?? 32);
     vecKernel = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
   }
+  // tiled_reg's vec4-load variant: the same alignment conditions (vecOk below) and the same tile as its scalar
+  // kernel; built on first use, so CPU adapters compile it only for shapes that take it.
+  let regVec: Kernel | null = null;
+  const regVecKernel = (): Kernel => {
+    if (!regVec) {
+      const sh = tiledRegShader(types, {
+        transA: o.transA,
+        transB: o.transB,
+        vec: true,
+        big: bigTiles(gpu, g),
+      });
+      regVec = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
+    }
+    return regVec;
+  };
   const minBM = Math.min(kernel.BM, vecKernel ? vecKernel.BM : kernel.BM);
   const minBN = Math.min(kernel.BN, vecKernel ? vecKernel.BN : kernel.BN);
 
@@ -686,11 +731,13 @@ function matmulGpu(
           u.set([bias ? 1 : 0, o.transA ? 1 : 0, o.transB ? 1 : 0, ACT_CODES[o.activation]], 17);
           // vec4 path: every offset, stride and vector extent a multiple of 4 elements.
           const vecOk =
-            vecKernel !== null &&
+            (vecKernel !== null || variant === 'tiled_reg') &&
+            spanA(p) > 0 &&
+            spanB(p) > 0 &&
             [aw.off, bwin.off, aBs, bBs, o.transA ? M : K, o.transB ? K : N].every((x) => x % 4 === 0) &&
             (o.transA ? mc : kc) % 4 === 0 &&
             (o.transB ? kc : nc) % 4 === 0;
-          const kern = vecOk ? (vecKernel as Kernel) : kernel;
+          const kern = !vecOk ? kernel : variant === 'tiled_reg' ? regVecKernel() : (vecKernel as Kernel);
           gpu.dispatch(
             kern.pipeline,
             [
