@@ -116,6 +116,11 @@ export interface MatmulOptions {
    * subgroup block WMxWN), or 'scalar' to force the scalar-load kernel. Default `SGMAT_DEFAULT_TILE`.
    */
   sgmatTile?: string;
+  /**
+   * tiled_reg rung only (tests): force the 8x8-per-thread (128x128) configuration, which GPUs use for outputs of
+   * at least 256 x 256 and CPU adapters never pick on their own (compile time).
+   */
+  tiledRegBig?: boolean;
 }
 
 /**
@@ -160,6 +165,7 @@ export const MATMUL_DEFAULTS = {
   activation: 'none' as MatmulActivation,
   variant: 'auto' as MatmulVariant | 'auto',
   sgmatTile: '' as string,
+  tiledRegBig: false,
 };
 
 function sgmatTileOf(o: typeof MATMUL_DEFAULTS): string {
@@ -255,6 +261,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     activation: options.activation ?? MATMUL_DEFAULTS.activation,
     variant: options.variant ?? MATMUL_DEFAULTS.variant,
     sgmatTile: options.sgmatTile ?? MATMUL_DEFAULTS.sgmatTile,
+    tiledRegBig: options.tiledRegBig ?? MATMUL_DEFAULTS.tiledRegBig,
   };
   const bias = options.bias ?? null;
   const devices = new Set([a.device, b.device, ...(bias ? [bias.device] : [])]);
@@ -617,7 +624,7 @@ function matmulGpu(
       transA: o.transA,
       transB: o.transB,
       vec: false,
-      big: bigTiles(gpu, g),
+      big: o.tiledRegBig || bigTiles(gpu, g),
     });
     kernel = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
   } else {
@@ -640,7 +647,7 @@ function matmulGpu(
         transA: o.transA,
         transB: o.transB,
         vec: true,
-        big: bigTiles(gpu, g),
+        big: o.tiledRegBig || bigTiles(gpu, g),
       });
       regVec = { pipeline: gpu.pipeline(sh.key, sh.code), BM: sh.BM, BN: sh.BN };
     }
