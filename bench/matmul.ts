@@ -5,7 +5,9 @@
  * adapter, it first validates the rung on a small awkward shape (not a multiple of any tile, with bias and GELU)
  * against the f64 CPU twin, inside a validation error scope so a shader that fails to compile is reported rather
  * than timed, and only then times C = A @ B at the requested size with `timeGpu` (>= 1 s warm-up, median of GPU
- * timestamps). f32 is timed on `tiled` only: `tiled_f16` with f32 operands keeps f32 tiles, i.e. the same kernel.
+ * timestamps). f32 skips `tiled_f16` (with f32 operands it keeps f32 tiles, i.e. the `tiled` kernel) and times
+ * every other rung, `tiled_reg` included (its vec4-load kernels run at the timed sizes; the 260x388x200
+ * validation shape takes them too, the odd ones its scalar-load kernels).
  * `--sweep` times every sgmat tile (SGMAT_TILES) and the scalar-load sgmat kernel; f16 rungs are timed with b
  * [K, N] ('nn') and b [N, K] ('nt', transB: the Linear-weight layout). TFLOP/s = 2 M N K / time. Returns `{ tflops: { f32, f16 }, variants: [...] }` with the best rung per dtype.
  */

@@ -17,6 +17,7 @@ import {
   SGMAT_TILES,
   sgmatVecShader,
 } from './matmul.ts';
+import { tiledRegShader } from './tiled_reg.ts';
 
 interface Case {
   name: string;
@@ -386,4 +387,35 @@ test('the sgmat vec4 fast path specialises for every tile and transpose combinat
       sgmatVecShader({ a: 'f16', b: 'f16', out: 'f16', bias: 'f32' }, '128x128x32/24x64', false, false, 32),
     /matmul: sgmat tile/,
   );
+});
+
+test('tiled_reg specialises for every transpose, load width and tile, with no per-thread arrays', () => {
+  for (const big of [false, true]) {
+    for (const vec of [false, true]) {
+      for (const [transA, transB] of [
+        [false, false],
+        [false, true],
+        [true, false],
+        [true, true],
+      ] as const) {
+        const sh = tiledRegShader(
+          { a: 'f16', b: 'f32', out: 'f16', bias: 'f32' },
+          { transA, transB, vec, big },
+        );
+        const what = `tiled_reg ${JSON.stringify({ transA, transB, vec, big })}`;
+        assert.doesNotMatch(sh.code, /\{\{|\}\}/, `${what}: unfilled placeholder`);
+        const TM = big ? 8 : 4;
+        assert.equal(sh.BM, 16 * TM, what);
+        // One FMA line per accumulator and one epilogue store per accumulator.
+        assert.equal(sh.code.match(/acc_\d+_\d+ = fma\(/g)?.length, TM * TM, what);
+        assert.equal(sh.code.match(/epilogue_store\(batch, om/g)?.length, TM * TM, what);
+        // Only workgroup arrays and bindings: nothing per thread is an array.
+        assert.doesNotMatch(sh.code, /\bvar\s+\w+\s*:\s*array/, what);
+        assert.match(sh.code, vec ? /array<vec4<f16>>/ : /var<storage, read> a: array<f16>/, what);
+        // Transposes are baked in: a contiguous operand stores one vec4 per slot, a strided one 4 scalars.
+        assert.match(sh.code, transA ? /As\[\(idx \/ BM4\) \* LD4/ : /As\[c \+ 3u \* LD4\]\[e\]/, what);
+        assert.match(sh.code, transB ? /Bs\[c \+ 3u \* LD4\]\[e\]/ : /Bs\[\(idx \/ BM4\) \* LD4/, what);
+      }
+    }
+  }
 });

@@ -5,7 +5,14 @@
  * 1. `tiled` (matmul.tiled.wgsl): f32 workgroup tiles, register blocking (4x4 or 8x8 per thread). Runs everywhere.
  *    `tiled_vec` (matmul.tiled_vec.wgsl): the same with vec4 blocking, register prefetch and unrolled named
  *    accumulators (forced only until it is timed on a GPU, see below).
- * 2. `tiled_f16` (matmul.tiled_f16.wgsl): the same blocking with f16 workgroup tiles for f16 operands (half the
+ *    `tiled_reg` (matmul.tiled_reg.wgsl + tiled_reg.ts): what `auto` picks on GPUs (non-CPU adapters) for f32 and
+ *    for f16 operands without sgmat. 128x128x16 workgroup tile, 256 threads, 8x8 outputs per thread (4x4 / 64x64
+ *    on CPU adapters and for outputs under 256 x 256), f32 tiles, register prefetch of the next k tile, all
+ *    per-thread state as named scalars generated in TypeScript, transposes as template constants and vec4
+ *    global loads per dispatch wherever offsets, strides and extents are multiples of 4 (the same test as sgmat's
+ *    vec4 path). Modelled on the device probe's 41 TFLOP/s f32 kernel; lavapipe-validated, NOT yet timed on a GPU.
+ *    CPU adapters keep `tiled` / `tiled_f16` under `auto` (one pipeline per dtype set: shorter LLVM compiles).
+: the same blocking with f16 workgroup tiles for f16 operands (half the
  *    shared memory and bandwidth, so a deeper k tile), f32 accumulation. Needs shader-f16.
  * 3. `sgmat`: Dawn subgroup matrices (16x16x16, f16 in, f32 accumulate). Per dispatch, the vec4 fast path
  *    (matmul.sgmat_vec.wgsl, tile `SGMAT_DEFAULT_TILE`: 128x128x32, 4 subgroups of 64x64) wherever every
