@@ -5,6 +5,7 @@
 
 import { GPU_HELP, GpuContext } from '../src/runtime/gpu.ts';
 import type { BenchFn } from './harness.ts';
+import { benchPipeline } from './pipeline.ts';
 
 const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   matmul: () => import('./matmul.ts'),
@@ -19,8 +20,25 @@ async function main(): Promise<void> {
   const robustness = argv.includes('--robust');
   const rest = argv.filter((a) => a !== '--json' && a !== '--robust');
   const name = rest.shift();
+  const log = json ? console.error : console.log;
+  if (name === 'pipeline') {
+    // The only benchmark that also runs on the CPU backend (`--device cpu`).
+    const cpu = rest.includes('--device') && rest[rest.indexOf('--device') + 1] === 'cpu';
+    const gpu = cpu ? null : await GpuContext.create({ robustness });
+    if (!cpu && !gpu) {
+      console.error(GPU_HELP);
+      process.exit(2);
+    }
+    const figures = await benchPipeline(gpu, rest);
+    log(JSON.stringify(figures));
+    if (json) process.stdout.write(`${JSON.stringify({ bench: name, robustness, ...figures }, null, 2)}\n`);
+    gpu?.destroy();
+    return;
+  }
   if (!name || !(name in BENCHES)) {
-    console.error(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [--json] [--robust]`);
+    console.error(
+      `usage: npm run bench -- <${[...Object.keys(BENCHES), 'pipeline'].join('|')}> [--json] [--robust]`,
+    );
     process.exit(2);
   }
   const gpu = await GpuContext.create({ robustness });
@@ -28,7 +46,6 @@ async function main(): Promise<void> {
     console.error(GPU_HELP);
     process.exit(2);
   }
-  const log = json ? console.error : console.log;
   log(
     `# ${name} on ${gpu.adapterInfo.vendor} ${gpu.adapterInfo.device || gpu.adapterInfo.description} (robustness ${robustness ? 'on' : 'off'})`,
   );
