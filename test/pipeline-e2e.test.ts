@@ -16,7 +16,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { parsePly } from '../src/io/ply-gaussians.ts';
+import { GAUSSIAN_PLY_PROPERTIES, parsePly } from '../src/io/ply-gaussians.ts';
 import { makeTestModel } from '../src/pipeline/make-test-model.ts';
 import { ModelDirError } from '../src/pipeline/model-dir.ts';
 import { reconstruct } from '../src/pipeline/reconstruct.ts';
@@ -115,25 +115,7 @@ test('reconstruct: tiny random model, ball example, 2+2 steps, all formats (GPU)
   firstRun = { out, coords: r.coords };
 
   const g = parsePly(new Uint8Array(await readFile(join(out, 'gaussians.ply'))));
-  assert.deepEqual(g.names, [
-    'x',
-    'y',
-    'z',
-    'nx',
-    'ny',
-    'nz',
-    'f_dc_0',
-    'f_dc_1',
-    'f_dc_2',
-    'opacity',
-    'scale_0',
-    'scale_1',
-    'scale_2',
-    'rot_0',
-    'rot_1',
-    'rot_2',
-    'rot_3',
-  ]);
+  assert.deepEqual(g.names, [...GAUSSIAN_PLY_PROPERTIES]);
   // 32 Gaussians per voxel (representation_config num_gaussians).
   assert.equal(g.vertexCount, 32 * r.voxels);
   for (const [k, v] of g.properties) assertFinite(k, v);

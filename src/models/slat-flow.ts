@@ -26,20 +26,19 @@
  * const v = await flow.forward(x, 750, prepareFlowCondition(cond, gpu, flow.dtype)); // x: SparseTensor [N, 8]
  */
 
-import { absolutePositionEmbedding, timestepEmbedding } from '../nn/embeddings.ts';
+import { absolutePositionEmbedding } from '../nn/embeddings.ts';
 import {
-  add,
-  attention,
-  cast,
-  concat,
-  gatedResidual,
-  layerNorm,
-  linear,
-  modulatedLayerNorm,
-  multiHeadRmsNorm,
-  silu,
-  slice,
-} from '../nn/ops.ts';
+  cachedConditionKv,
+  denseSelfAttention,
+  type FlowBlockWeights,
+  flowBlock,
+  flowBlockKeys,
+  flowBlockWeights,
+  flowHeadKeys,
+  flowTimeEmbedding,
+  loadFlowShortcuts,
+} from '../nn/flow-block.ts';
+import { add, cast, concat, layerNorm, linear, modulatedLayerNorm, silu, slice } from '../nn/ops.ts';
 import { checkWeights, type WeightStore } from '../nn/weights.ts';
 import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
@@ -47,12 +46,11 @@ import { Tensor } from '../runtime/tensor.ts';
 import { prepareSparseConvWeight, type SparseConvWeight, submConv3d } from '../sparse/conv.ts';
 import { sparseDownsample, sparseUpsample } from '../sparse/resample.ts';
 import type { SparseTensor } from '../sparse/sparse-tensor.ts';
+import { type BlockShortcuts, disposeBlockShortcuts } from './flow-shortcuts.ts';
 import { COND_CHANNELS, type FlowCondition } from './ss-flow.ts';
 
 const RES_LN_EPS = 1e-6;
-const BLOCK_LN_EPS = 1e-6;
 const FINAL_LN_EPS = 1e-5;
-const FREQ_DIM = 256;
 
 /** Constructor arguments of the official class (the `args` of the checkpoint's .json). */
 export interface SLatFlowConfig {
@@ -189,32 +187,6 @@ export function resolveSLatFlowConfig(c: SLatFlowConfig): SLatFlowResolved {
   };
 }
 
-function attnKeys(
-  m: Map<string, number[]>,
-  p: string,
-  C: number,
-  ctx: number,
-  self: boolean,
-  rms: boolean,
-  heads: number,
-): void {
-  if (self) {
-    m.set(`${p}.to_qkv.weight`, [3 * C, C]);
-    m.set(`${p}.to_qkv.bias`, [3 * C]);
-  } else {
-    m.set(`${p}.to_q.weight`, [C, C]);
-    m.set(`${p}.to_q.bias`, [C]);
-    m.set(`${p}.to_kv.weight`, [2 * C, ctx]);
-    m.set(`${p}.to_kv.bias`, [2 * C]);
-  }
-  if (rms) {
-    m.set(`${p}.q_rms_norm.gamma`, [heads, C / heads]);
-    m.set(`${p}.k_rms_norm.gamma`, [heads, C / heads]);
-  }
-  m.set(`${p}.to_out.weight`, [C, C]);
-  m.set(`${p}.to_out.bias`, [C]);
-}
-
 function resBlockKeys(m: Map<string, number[]>, b: ResBlockSpec, C: number): void {
   m.set(`${b.prefix}.norm1.weight`, [b.cin]);
   m.set(`${b.prefix}.norm1.bias`, [b.cin]);
@@ -240,33 +212,12 @@ export function slatFlowExpectedShapes(config: SLatFlowConfig): Map<string, numb
   const d = { ...SLAT_FLOW_CONFIG_DEFAULTS, ...config };
   const { C } = r;
   const m = new Map<string, number[]>();
-  m.set('t_embedder.mlp.0.weight', [C, FREQ_DIM]);
-  m.set('t_embedder.mlp.0.bias', [C]);
-  m.set('t_embedder.mlp.2.weight', [C, C]);
-  m.set('t_embedder.mlp.2.bias', [C]);
-  if (r.shareMod) {
-    m.set('adaLN_modulation.1.weight', [6 * C, C]);
-    m.set('adaLN_modulation.1.bias', [6 * C]);
-  }
+  flowHeadKeys(m, C, r.shareMod);
   m.set('input_layer.weight', [r.io[0], r.inC]);
   m.set('input_layer.bias', [r.io[0]]);
   for (const b of r.inputBlocks) resBlockKeys(m, b, C);
-  for (let i = 0; i < r.blocks; i++) {
-    const b = `blocks.${i}`;
-    if (!r.shareMod) {
-      m.set(`${b}.adaLN_modulation.1.weight`, [6 * C, C]);
-      m.set(`${b}.adaLN_modulation.1.bias`, [6 * C]);
-    }
-    m.set(`${b}.norm2.weight`, [C]);
-    m.set(`${b}.norm2.bias`, [C]);
-    attnKeys(m, `${b}.self_attn`, C, C, true, d.qk_rms_norm, r.heads);
-    attnKeys(m, `${b}.cross_attn`, C, COND_CHANNELS, false, d.qk_rms_norm_cross, r.heads);
-    attnKeys(m, `${b}.cross_attn_mask`, C, COND_CHANNELS, false, d.qk_rms_norm_cross, r.heads);
-    m.set(`${b}.mlp.mlp.0.weight`, [r.hidden, C]);
-    m.set(`${b}.mlp.mlp.0.bias`, [r.hidden]);
-    m.set(`${b}.mlp.mlp.2.weight`, [C, r.hidden]);
-    m.set(`${b}.mlp.mlp.2.bias`, [C]);
-  }
+  const dims = { ...r, qkRms: d.qk_rms_norm, qkRmsCross: d.qk_rms_norm_cross };
+  for (let i = 0; i < r.blocks; i++) flowBlockKeys(m, `blocks.${i}`, dims);
   for (const b of r.outBlocks) resBlockKeys(m, b, C);
   m.set('out_layer.weight', [r.outC, r.io[0]]);
   m.set('out_layer.bias', [r.outC]);
@@ -287,37 +238,15 @@ interface ResBlockWeights {
   skipB?: Tensor;
 }
 
-interface AttnWeights {
-  qkv?: Tensor;
-  qkvB?: Tensor;
-  q?: Tensor;
-  qB?: Tensor;
-  kv?: Tensor;
-  kvB?: Tensor;
-  qGamma?: Tensor;
-  kGamma?: Tensor;
-  out: Tensor;
-  outB: Tensor;
-}
-
-interface BlockWeights {
-  ada?: Tensor;
-  adaB?: Tensor;
-  norm2W: Tensor;
-  norm2B: Tensor;
-  self: AttnWeights;
-  cross: AttnWeights;
-  crossMask: AttnWeights;
-  fc1: Tensor;
-  fc1B: Tensor;
-  fc2: Tensor;
-  fc2B: Tensor;
-}
-
 export interface SLatFlowLoadOptions {
   gpu: GpuContext | null;
   /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
   precision?: 'auto' | 'f32' | 'f16';
+  /**
+   * Exact algebraic savings (flow-shortcuts.ts): constant cross-attentions for the all-zero condition, rank-1
+   * occlusion attention, cached condition keys/values. Default true; false runs the official computation.
+   */
+  shortcuts?: boolean;
 }
 
 /** Weights that `convert_to_fp16` turns to half: Linear and sparse-conv parameters inside the three stacks. */
@@ -333,9 +262,18 @@ export class SLatFlow {
   private readonly w: Map<string, Tensor>;
   private readonly inputBlocks: ResBlockWeights[];
   private readonly outBlocks: ResBlockWeights[];
-  private readonly blocks: BlockWeights[];
+  private readonly blocks: FlowBlockWeights[];
+  /** Per-block shortcut constants (empty when shortcuts are off). */
+  private readonly shortcuts: BlockShortcuts[];
 
-  private constructor(config: SLatFlowConfig, gpu: GpuContext | null, dtype: DType, w: Map<string, Tensor>) {
+  private constructor(
+    config: SLatFlowConfig,
+    gpu: GpuContext | null,
+    dtype: DType,
+    w: Map<string, Tensor>,
+    shortcuts: BlockShortcuts[],
+  ) {
+    this.shortcuts = shortcuts;
     this.config = config;
     this.r = resolveSLatFlowConfig(config);
     this.gpu = gpu;
@@ -361,37 +299,8 @@ export class SLatFlow {
     });
     this.inputBlocks = this.r.inputBlocks.map(res);
     this.outBlocks = this.r.outBlocks.map(res);
-    const attn = (p: string, self: boolean): AttnWeights => ({
-      ...(self
-        ? { qkv: g(`${p}.to_qkv.weight`), qkvB: g(`${p}.to_qkv.bias`) }
-        : {
-            q: g(`${p}.to_q.weight`),
-            qB: g(`${p}.to_q.bias`),
-            kv: g(`${p}.to_kv.weight`),
-            kvB: g(`${p}.to_kv.bias`),
-          }),
-      qGamma: w.get(`${p}.q_rms_norm.gamma`),
-      kGamma: w.get(`${p}.k_rms_norm.gamma`),
-      out: g(`${p}.to_out.weight`),
-      outB: g(`${p}.to_out.bias`),
-    });
     this.blocks = [];
-    for (let i = 0; i < this.r.blocks; i++) {
-      const b = `blocks.${i}`;
-      this.blocks.push({
-        ada: w.get(`${b}.adaLN_modulation.1.weight`),
-        adaB: w.get(`${b}.adaLN_modulation.1.bias`),
-        norm2W: g(`${b}.norm2.weight`),
-        norm2B: g(`${b}.norm2.bias`),
-        self: attn(`${b}.self_attn`, true),
-        cross: attn(`${b}.cross_attn`, false),
-        crossMask: attn(`${b}.cross_attn_mask`, false),
-        fc1: g(`${b}.mlp.mlp.0.weight`),
-        fc1B: g(`${b}.mlp.mlp.0.bias`),
-        fc2: g(`${b}.mlp.mlp.2.weight`),
-        fc2B: g(`${b}.mlp.mlp.2.bias`),
-      });
-    }
+    for (let i = 0; i < this.r.blocks; i++) this.blocks.push(flowBlockWeights(g, w, `blocks.${i}`));
   }
 
   /**
@@ -414,29 +323,22 @@ export class SLatFlow {
     for (const name of expected.keys()) {
       w.set(name, await store.load(name, { gpu, dtype: MODEL_DTYPE_KEY.test(name) ? dtype : 'f32' }));
     }
-    return new SLatFlow(config, gpu, dtype, w);
+    const r = resolveSLatFlowConfig(config);
+    const shortcuts =
+      (options.shortcuts ?? true) ? await loadFlowShortcuts(store, r.blocks, r.C, r.heads, dtype, gpu) : [];
+    return new SLatFlow(config, gpu, dtype, w, shortcuts);
   }
 
   /** Releases the weights (the conv GEMM operands alias the stored k = 3 weights). */
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
+    for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
   }
 
   private weight(name: string): Tensor {
     const t = this.w.get(name);
     if (!t) throw new Error(`SLatFlow: missing weight ${name}`);
     return t;
-  }
-
-  private timeEmbedding(t1000: number): Tensor {
-    const freq = Tensor.fromArray(timestepEmbedding([t1000]), [1, FREQ_DIM], { gpu: this.gpu });
-    const h1 = linear(freq, this.weight('t_embedder.mlp.0.weight'), this.weight('t_embedder.mlp.0.bias'), {
-      activation: 'silu',
-    });
-    const temb = linear(h1, this.weight('t_embedder.mlp.2.weight'), this.weight('t_embedder.mlp.2.bias'));
-    freq.dispose();
-    h1.dispose();
-    return temb;
   }
 
   /** SparseResBlock3d; `tSilu` = SiLU(t_emb) in the model dtype [1, C]; `target` = the pre-downsample tensor. */
@@ -479,86 +381,6 @@ export class SLatFlow {
     return xs.withFeats(out);
   }
 
-  private crossAttention(h: Tensor, ctx: Tensor, a: AttnWeights, keyBias: Tensor | null): Tensor {
-    const { C, heads, headDim } = this.r;
-    const L = h.shape[1];
-    const Lk = ctx.shape[1];
-    let q = linear(h, a.q!, a.qB!).reshape([1, L, heads, headDim]);
-    const kv = linear(ctx, a.kv!, a.kvB!).reshape([1, Lk, 2, heads, headDim]);
-    let k = slice(kv, 2, 0, 1).reshape([1, Lk, heads, headDim]);
-    const v = slice(kv, 2, 1, 2).reshape([1, Lk, heads, headDim]);
-    kv.dispose();
-    if (a.qGamma && a.kGamma) {
-      const qn = multiHeadRmsNorm(q, a.qGamma);
-      const kn = multiHeadRmsNorm(k, a.kGamma);
-      q.dispose();
-      k.dispose();
-      q = qn;
-      k = kn;
-    }
-    const o = attention(q, k, v, keyBias ? { keyBias } : {});
-    const out = linear(o.reshape([1, L, C]), a.out, a.outB);
-    for (const t of [q, k, v, o]) t.dispose();
-    return out;
-  }
-
-  /** Full self-attention among the voxels (batch 1: one sequence, = flash-attn varlen with one item). */
-  private selfAttention(h: Tensor, a: AttnWeights): Tensor {
-    const { C, heads, headDim } = this.r;
-    const L = h.shape[1];
-    const qkv = linear(h, a.qkv!, a.qkvB!).reshape([1, L, 3, heads, headDim]);
-    let q = slice(qkv, 2, 0, 1).reshape([1, L, heads, headDim]);
-    let k = slice(qkv, 2, 1, 2).reshape([1, L, heads, headDim]);
-    const v = slice(qkv, 2, 2, 3).reshape([1, L, heads, headDim]);
-    qkv.dispose();
-    if (a.qGamma && a.kGamma) {
-      const qn = multiHeadRmsNorm(q, a.qGamma);
-      const kn = multiHeadRmsNorm(k, a.kGamma);
-      q.dispose();
-      k.dispose();
-      q = qn;
-      k = kn;
-    }
-    const o = attention(q, k, v);
-    const out = linear(o.reshape([1, L, C]), a.out, a.outB);
-    for (const t of [q, k, v, o]) t.dispose();
-    return out;
-  }
-
-  /** One ModulatedSparseTransformerCrossBlockMaskAsCondWeighted on h [1, N, C] (consumes h). */
-  private block(h0: Tensor, blk: BlockWeights, mod: Tensor, cond: FlowCondition): Tensor {
-    const { C } = this.r;
-    let h = h0;
-    const chunk = (i: number) => slice(mod, 1, i * C, (i + 1) * C);
-    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5].map(chunk);
-    const step = (a: Tensor, gate: Tensor | null) => {
-      const next = gatedResidual(h, a, gate);
-      a.dispose();
-      h.dispose();
-      h = next;
-    };
-    let n = modulatedLayerNorm(h, shiftMsa, scaleMsa, { eps: BLOCK_LN_EPS });
-    let a = this.selfAttention(n, blk.self);
-    n.dispose();
-    step(a, gateMsa);
-    n = layerNorm(h, { weight: blk.norm2W, bias: blk.norm2B, eps: BLOCK_LN_EPS });
-    a = this.crossAttention(n, cond.tokens, blk.cross, cond.keyBias);
-    n.dispose();
-    step(a, null);
-    n = layerNorm(h, { eps: BLOCK_LN_EPS });
-    a = this.crossAttention(n, cond.occ, blk.crossMask, null);
-    n.dispose();
-    step(a, null);
-    n = modulatedLayerNorm(h, shiftMlp, scaleMlp, { eps: BLOCK_LN_EPS });
-    const m1 = linear(n, blk.fc1, blk.fc1B, { activation: 'gelu_tanh' });
-    n.dispose();
-    a = linear(m1, blk.fc2, blk.fc2B);
-    m1.dispose();
-    step(a, gateMlp);
-    for (const t of [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp]) t.dispose();
-    return h;
-  }
-
   /** APE of the coordinates (x, y, z) of `h`, in the model dtype, cached with the coordinates. */
   private positionEmbedding(h: SparseTensor): Tensor {
     const key = `slat.ape.${this.r.C}.${this.dtype}.${this.gpu ? 'gpu' : 'cpu'}`;
@@ -590,7 +412,7 @@ export class SLatFlow {
     const h32 = linear(x.feats, this.weight('input_layer.weight'), this.weight('input_layer.bias'));
     const hIn = this.dtype === 'f32' ? h32 : cast(h32, this.dtype);
     if (hIn !== h32) h32.dispose();
-    const temb32 = this.timeEmbedding(t1000);
+    const temb32 = flowTimeEmbedding((k) => this.weight(k), t1000, 1, this.gpu);
     const temb = this.dtype === 'f32' ? temb32 : cast(temb32, this.dtype);
     const tSilu = silu(temb);
     let h = x.withFeats(hIn);
@@ -609,9 +431,17 @@ export class SLatFlow {
       ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
       : null;
     let t3 = feats.reshape([1, h.n, C]);
-    for (const blk of this.blocks) {
+    const kvCache = this.shortcuts.length ? cachedConditionKv(this, this.blocks, cond) : null;
+    for (const [bi, blk] of this.blocks.entries()) {
       const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
-      t3 = this.block(t3, blk, mod, cond);
+      // One ModulatedSparseTransformerCrossBlockMaskAsCondWeighted on [1, N, C] (batch 1: dense self-attention).
+      t3 = flowBlock(t3, blk, mod, cond, {
+        heads: this.r.heads,
+        dtype: this.dtype,
+        selfAttention: denseSelfAttention,
+        shortcuts: this.shortcuts[bi],
+        condKv: kvCache?.[bi],
+      });
       if (!shared) mod.dispose();
     }
     shared?.dispose();

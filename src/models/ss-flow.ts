@@ -10,32 +10,28 @@
  * runs the block Linear layers and the residual stream in f16 (§k). `precision: 'f16'` does the same here.
  */
 
-import { absolutePositionEmbedding, gridCoords, timestepEmbedding } from '../nn/embeddings.ts';
+import { absolutePositionEmbedding, gridCoords } from '../nn/embeddings.ts';
 import {
-  add,
-  attention,
-  cast,
-  gatedResidual,
-  layerNorm,
-  linear,
-  modulatedLayerNorm,
-  multiHeadRmsNorm,
-  permute,
-  silu,
-  slice,
-} from '../nn/ops.ts';
+  cachedConditionKv,
+  denseSelfAttention,
+  type FlowBlockWeights,
+  flowBlock,
+  flowBlockKeys,
+  flowBlockWeights,
+  flowHeadKeys,
+  flowTimeEmbedding,
+  loadFlowShortcuts,
+} from '../nn/flow-block.ts';
+import { add, cast, layerNorm, linear, permute, silu } from '../nn/ops.ts';
 import { checkWeights, type WeightStore } from '../nn/weights.ts';
 import { type DType, roundF16 } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import {
   type BlockShortcuts,
-  blockShortcuts,
-  type CrossAttnArrays,
   disposeBlockShortcuts,
   disposeOcclusionStats,
   type OcclusionStats,
-  occlusionAttentionRank1,
   occlusionStats,
 } from './flow-shortcuts.ts';
 
@@ -48,7 +44,6 @@ export const COND_TOKENS = COND_IMAGE_TOKENS + 2 * COND_PATCHES;
 export const COND_CHANNELS = 1024;
 /** eps inside log(w + eps) of the mask-weighted attention. */
 export const MASK_BIAS_EPS = 1e-6;
-const BLOCK_LN_EPS = 1e-6;
 const FINAL_LN_EPS = 1e-5;
 
 /** Constructor arguments of the official class (the `args` of the checkpoint's .json). */
@@ -131,64 +126,16 @@ export function resolveSsFlowConfig(c: SsFlowConfig): Resolved {
   };
 }
 
-function attnKeys(
-  out: Map<string, number[]>,
-  prefix: string,
-  C: number,
-  ctx: number,
-  self: boolean,
-  rms: boolean,
-  heads: number,
-): void {
-  if (self) {
-    out.set(`${prefix}.to_qkv.weight`, [3 * C, C]);
-    out.set(`${prefix}.to_qkv.bias`, [3 * C]);
-  } else {
-    out.set(`${prefix}.to_q.weight`, [C, C]);
-    out.set(`${prefix}.to_q.bias`, [C]);
-    out.set(`${prefix}.to_kv.weight`, [2 * C, ctx]);
-    out.set(`${prefix}.to_kv.bias`, [2 * C]);
-  }
-  if (rms) {
-    out.set(`${prefix}.q_rms_norm.gamma`, [heads, C / heads]);
-    out.set(`${prefix}.k_rms_norm.gamma`, [heads, C / heads]);
-  }
-  out.set(`${prefix}.to_out.weight`, [C, C]);
-  out.set(`${prefix}.to_out.bias`, [C]);
-}
-
 /** The exact state-dict key -> shape table of the official module. */
 export function ssFlowExpectedShapes(config: SsFlowConfig): Map<string, number[]> {
   const r = resolveSsFlowConfig(config);
   const { C, p } = r;
   const m = new Map<string, number[]>();
   m.set('pos_emb', [r.tokens, C]);
-  m.set('t_embedder.mlp.0.weight', [C, 256]);
-  m.set('t_embedder.mlp.0.bias', [C]);
-  m.set('t_embedder.mlp.2.weight', [C, C]);
-  m.set('t_embedder.mlp.2.bias', [C]);
-  if (r.shareMod) {
-    m.set('adaLN_modulation.1.weight', [6 * C, C]);
-    m.set('adaLN_modulation.1.bias', [6 * C]);
-  }
+  flowHeadKeys(m, C, r.shareMod);
   m.set('input_layer.weight', [C, r.inC * p ** 3]);
   m.set('input_layer.bias', [C]);
-  for (let i = 0; i < r.blocks; i++) {
-    const b = `blocks.${i}`;
-    if (!r.shareMod) {
-      m.set(`${b}.adaLN_modulation.1.weight`, [6 * C, C]);
-      m.set(`${b}.adaLN_modulation.1.bias`, [6 * C]);
-    }
-    m.set(`${b}.norm2.weight`, [C]);
-    m.set(`${b}.norm2.bias`, [C]);
-    attnKeys(m, `${b}.self_attn`, C, C, true, r.qkRms, r.heads);
-    attnKeys(m, `${b}.cross_attn`, C, COND_CHANNELS, false, r.qkRmsCross, r.heads);
-    attnKeys(m, `${b}.cross_attn_mask`, C, COND_CHANNELS, false, r.qkRmsCross, r.heads);
-    m.set(`${b}.mlp.mlp.0.weight`, [r.hidden, C]);
-    m.set(`${b}.mlp.mlp.0.bias`, [r.hidden]);
-    m.set(`${b}.mlp.mlp.2.weight`, [C, r.hidden]);
-    m.set(`${b}.mlp.mlp.2.bias`, [C]);
-  }
+  for (let i = 0; i < r.blocks; i++) flowBlockKeys(m, `blocks.${i}`, r);
   m.set('out_layer.weight', [r.outC * p ** 3, C]);
   m.set('out_layer.bias', [r.outC * p ** 3]);
   return m;
@@ -261,33 +208,6 @@ export function disposeFlowCondition(c: FlowCondition): void {
   c.cache.clear();
 }
 
-interface AttnWeights {
-  qkv?: Tensor;
-  qkvB?: Tensor;
-  q?: Tensor;
-  qB?: Tensor;
-  kv?: Tensor;
-  kvB?: Tensor;
-  qGamma?: Tensor;
-  kGamma?: Tensor;
-  out: Tensor;
-  outB: Tensor;
-}
-
-interface BlockWeights {
-  ada?: Tensor;
-  adaB?: Tensor;
-  norm2W: Tensor;
-  norm2B: Tensor;
-  self: AttnWeights;
-  cross: AttnWeights;
-  crossMask: AttnWeights;
-  fc1: Tensor;
-  fc1B: Tensor;
-  fc2: Tensor;
-  fc2B: Tensor;
-}
-
 export interface SsFlowLoadOptions {
   gpu: GpuContext | null;
   /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
@@ -306,7 +226,7 @@ export class SparseStructureFlow {
   /** dtype of the block weights and the residual stream. */
   readonly dtype: DType;
   private readonly w: Map<string, Tensor>;
-  private readonly blocks: BlockWeights[];
+  private readonly blocks: FlowBlockWeights[];
   /** Per-block shortcut constants (empty when shortcuts are off). */
   private readonly shortcuts: BlockShortcuts[];
 
@@ -329,43 +249,7 @@ export class SparseStructureFlow {
       if (!t) throw new Error(`SparseStructureFlow: weight ${k} was not loaded`);
       return t;
     };
-    const opt = (k: string) => w.get(k);
-    const attn = (p: string, self: boolean): AttnWeights =>
-      self
-        ? {
-            qkv: g(`${p}.to_qkv.weight`),
-            qkvB: g(`${p}.to_qkv.bias`),
-            qGamma: opt(`${p}.q_rms_norm.gamma`),
-            kGamma: opt(`${p}.k_rms_norm.gamma`),
-            out: g(`${p}.to_out.weight`),
-            outB: g(`${p}.to_out.bias`),
-          }
-        : {
-            q: g(`${p}.to_q.weight`),
-            qB: g(`${p}.to_q.bias`),
-            kv: g(`${p}.to_kv.weight`),
-            kvB: g(`${p}.to_kv.bias`),
-            qGamma: opt(`${p}.q_rms_norm.gamma`),
-            kGamma: opt(`${p}.k_rms_norm.gamma`),
-            out: g(`${p}.to_out.weight`),
-            outB: g(`${p}.to_out.bias`),
-          };
-    for (let i = 0; i < this.r.blocks; i++) {
-      const b = `blocks.${i}`;
-      this.blocks.push({
-        ada: opt(`${b}.adaLN_modulation.1.weight`),
-        adaB: opt(`${b}.adaLN_modulation.1.bias`),
-        norm2W: g(`${b}.norm2.weight`),
-        norm2B: g(`${b}.norm2.bias`),
-        self: attn(`${b}.self_attn`, true),
-        cross: attn(`${b}.cross_attn`, false),
-        crossMask: attn(`${b}.cross_attn_mask`, false),
-        fc1: g(`${b}.mlp.mlp.0.weight`),
-        fc1B: g(`${b}.mlp.mlp.0.bias`),
-        fc2: g(`${b}.mlp.mlp.2.weight`),
-        fc2B: g(`${b}.mlp.mlp.2.bias`),
-      });
-    }
+    for (let i = 0; i < this.r.blocks; i++) this.blocks.push(flowBlockWeights(g, w, `blocks.${i}`));
   }
 
   /**
@@ -391,29 +275,9 @@ export class SparseStructureFlow {
         /^blocks\.\d+\.(adaLN_modulation\.1|self_attn\.to_|cross_attn(_mask)?\.to_|mlp\.mlp\.)/.test(name);
       w.set(name, await store.load(name, { gpu, dtype: isBlockLinear ? dtype : 'f32' }));
     }
-    const shortcuts: BlockShortcuts[] = [];
-    if (options.shortcuts ?? true) {
-      const r = resolveSsFlowConfig(config);
-      const arrays = async (p: string): Promise<CrossAttnArrays> => ({
-        kvW: await store.readFloat32(`${p}.to_kv.weight`),
-        kvB: await store.readFloat32(`${p}.to_kv.bias`),
-        outW: await store.readFloat32(`${p}.to_out.weight`),
-        outB: await store.readFloat32(`${p}.to_out.bias`),
-      });
-      for (let i = 0; i < r.blocks; i++) {
-        const b = `blocks.${i}`;
-        shortcuts.push(
-          blockShortcuts(
-            await arrays(`${b}.cross_attn`),
-            await arrays(`${b}.cross_attn_mask`),
-            r.C,
-            r.heads,
-            dtype,
-            gpu,
-          ),
-        );
-      }
-    }
+    const r = resolveSsFlowConfig(config);
+    const shortcuts =
+      (options.shortcuts ?? true) ? await loadFlowShortcuts(store, r.blocks, r.C, r.heads, dtype, gpu) : [];
     return new SparseStructureFlow(config, gpu, dtype, w, shortcuts);
   }
 
@@ -474,87 +338,12 @@ export class SparseStructureFlow {
     return Tensor.fromArray(out, [B, outC, res, res, res], { gpu: this.gpu });
   }
 
-  /** The conditioned timestep embedding: t_embedder MLP in f32, then cast to the model dtype. */
-  private timeEmbedding(t1000: number, B: number): Tensor {
-    const freq = Tensor.fromArray(timestepEmbedding(new Array(B).fill(t1000)), [B, 256], { gpu: this.gpu });
-    const h1 = linear(freq, this.weight('t_embedder.mlp.0.weight'), this.weight('t_embedder.mlp.0.bias'), {
-      activation: 'silu',
-    });
-    const temb = linear(h1, this.weight('t_embedder.mlp.2.weight'), this.weight('t_embedder.mlp.2.bias'));
-    freq.dispose();
-    h1.dispose();
-    return temb;
-  }
-
-  /** to_kv(condition tokens) of every block, computed once per condition and cached on it. */
-  private condKv(cond: FlowCondition): Tensor[] | null {
-    if (cond.isZero) return null;
-    let kv = cond.cache.get(this);
-    if (!kv) {
-      kv = this.blocks.map((b) => linear(cond.tokens, b.cross.kv!, b.cross.kvB!));
-      cond.cache.set(this, kv);
-    }
-    return kv;
-  }
-
-  private crossAttention(
-    h: Tensor,
-    ctx: Tensor,
-    a: AttnWeights,
-    keyBias: Tensor | null,
-    ctxKv?: Tensor,
-  ): Tensor {
-    const { C, heads, headDim } = this.r;
-    const [B, L] = h.shape;
-    const Lk = ctx.shape[1];
-    const q = linear(h, a.q!, a.qB!).reshape([B, L, heads, headDim]);
-    const kv = ctxKv ?? linear(ctx, a.kv!, a.kvB!);
-    const kv5 = kv.reshape([B, Lk, 2, heads, headDim]);
-    let k = slice(kv5, 2, 0, 1).reshape([B, Lk, heads, headDim]);
-    const v = slice(kv5, 2, 1, 2).reshape([B, Lk, heads, headDim]);
-    let qn = q;
-    if (a.qGamma && a.kGamma) {
-      qn = multiHeadRmsNorm(q, a.qGamma);
-      const kn = multiHeadRmsNorm(k, a.kGamma);
-      q.dispose();
-      k.dispose();
-      k = kn;
-    }
-    const o = attention(qn, k, v, keyBias ? { keyBias } : {});
-    const out = linear(o.reshape([B, L, C]), a.out, a.outB);
-    for (const t of [qn, k, v, o]) t.dispose();
-    if (!ctxKv) kv.dispose();
-    return out;
-  }
-
-  private selfAttention(h: Tensor, a: AttnWeights): Tensor {
-    const { C, heads, headDim } = this.r;
-    const [B, L] = h.shape;
-    const qkv = linear(h, a.qkv!, a.qkvB!).reshape([B, L, 3, heads, headDim]);
-    let q = slice(qkv, 2, 0, 1).reshape([B, L, heads, headDim]);
-    let k = slice(qkv, 2, 1, 2).reshape([B, L, heads, headDim]);
-    const v = slice(qkv, 2, 2, 3).reshape([B, L, heads, headDim]);
-    qkv.dispose();
-    if (a.qGamma && a.kGamma) {
-      const qn = multiHeadRmsNorm(q, a.qGamma);
-      const kn = multiHeadRmsNorm(k, a.kGamma);
-      q.dispose();
-      k.dispose();
-      q = qn;
-      k = kn;
-    }
-    const o = attention(q, k, v);
-    const out = linear(o.reshape([B, L, C]), a.out, a.outB);
-    for (const t of [q, k, v, o]) t.dispose();
-    return out;
-  }
-
   /**
    * Predicted velocity for latent `x` [B, 8, R, R, R] (f32) at model time `t1000` (= 1000 t) given one view's
    * condition (batch 1, broadcast over B).
    */
   async forward(x: Tensor, t1000: number, cond: FlowCondition): Promise<Tensor> {
-    const { C, res, inC } = this.r;
+    const { res, inC } = this.r;
     const B = x.shape[0];
     if (x.rank !== 5 || x.shape[1] !== inC || x.shape.slice(2).some((d) => d !== res)) {
       throw new Error(
@@ -568,7 +357,7 @@ export class SparseStructureFlow {
     tokens.dispose();
     const h1 = add(h0, this.weight('pos_emb'));
     h0.dispose();
-    const temb32 = this.timeEmbedding(t1000, B);
+    const temb32 = flowTimeEmbedding((k) => this.weight(k), t1000, B, this.gpu);
     const temb = this.dtype === 'f32' ? temb32 : cast(temb32, this.dtype);
     let h = this.dtype === 'f32' ? h1 : cast(h1, this.dtype);
     if (h !== h1) h1.dispose();
@@ -577,64 +366,17 @@ export class SparseStructureFlow {
     const shared = this.r.shareMod
       ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
       : null;
-    const kvCache = this.shortcuts.length ? this.condKv(cond) : null;
+    const kvCache = this.shortcuts.length ? cachedConditionKv(this, this.blocks, cond) : null;
     for (const [bi, blk] of this.blocks.entries()) {
-      const sc = this.shortcuts[bi];
       const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
-      const chunk = (i: number) => slice(mod, 1, i * C, (i + 1) * C);
-      const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5].map(chunk);
+      h = flowBlock(h, blk, mod, cond, {
+        heads: this.r.heads,
+        dtype: this.dtype,
+        selfAttention: denseSelfAttention,
+        shortcuts: this.shortcuts[bi],
+        condKv: kvCache?.[bi],
+      });
       if (!shared) mod.dispose();
-      // 1. adaLN self-attention
-      let n = modulatedLayerNorm(h, shiftMsa, scaleMsa, { eps: BLOCK_LN_EPS });
-      let a = this.selfAttention(n, blk.self);
-      n.dispose();
-      let next = gatedResidual(h, a, gateMsa);
-      a.dispose();
-      h.dispose();
-      h = next;
-      // 2. mask-weighted cross-attention to the image tokens (affine LN, no gate)
-      if (sc && cond.isZero) {
-        next = add(h, sc.negCross);
-      } else {
-        n = layerNorm(h, { weight: blk.norm2W, bias: blk.norm2B, eps: BLOCK_LN_EPS });
-        a = this.crossAttention(n, cond.tokens, blk.cross, cond.keyBias, kvCache?.[bi]);
-        n.dispose();
-        next = gatedResidual(h, a, null);
-        a.dispose();
-      }
-      h.dispose();
-      h = next;
-      // 3. occlusion-aware cross-attention (plain LN, no gate)
-      if (sc && cond.isZero) {
-        next = add(h, sc.negOcc);
-      } else {
-        n = layerNorm(h, { eps: BLOCK_LN_EPS });
-        if (sc && !this.r.qkRmsCross) {
-          const q = linear(n, blk.crossMask.q!, blk.crossMask.qB!);
-          const o = occlusionAttentionRank1(q, sc, cond.occStats, this.dtype);
-          q.dispose();
-          a = linear(o, blk.crossMask.out, blk.crossMask.outB);
-          o.dispose();
-        } else {
-          a = this.crossAttention(n, cond.occ, blk.crossMask, null);
-        }
-        n.dispose();
-        next = gatedResidual(h, a, null);
-        a.dispose();
-      }
-      h.dispose();
-      h = next;
-      // 4. adaLN MLP (GELU tanh)
-      n = modulatedLayerNorm(h, shiftMlp, scaleMlp, { eps: BLOCK_LN_EPS });
-      const m1 = linear(n, blk.fc1, blk.fc1B, { activation: 'gelu_tanh' });
-      n.dispose();
-      a = linear(m1, blk.fc2, blk.fc2B);
-      m1.dispose();
-      next = gatedResidual(h, a, gateMlp);
-      a.dispose();
-      h.dispose();
-      h = next;
-      for (const t of [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp]) t.dispose();
     }
     shared?.dispose();
     tSilu.dispose();

@@ -17,6 +17,8 @@
  * const { names, rows } = g.toPlyProperties(); // the 17 float32 columns of the official PLY
  */
 
+import { GAUSSIAN_PLY_PROPERTIES } from '../io/ply-gaussians.ts';
+
 /** Constructor options of the official `Gaussian` as `SLatGaussianDecoder` sets them. */
 export interface GaussianOptions {
   /** [x0, y0, z0, sx, sy, sz]: world = _xyz * s + x0. */
@@ -49,26 +51,8 @@ export const PLY_Z_UP_TO_Y_UP: readonly (readonly number[])[] = [
   [0, 1, 0],
 ];
 
-/** Property names of the official PLY, in column order. */
-export const PLY_PROPERTIES = [
-  'x',
-  'y',
-  'z',
-  'nx',
-  'ny',
-  'nz',
-  'f_dc_0',
-  'f_dc_1',
-  'f_dc_2',
-  'opacity',
-  'scale_0',
-  'scale_1',
-  'scale_2',
-  'rot_0',
-  'rot_1',
-  'rot_2',
-  'rot_3',
-] as const;
+/** Property names of the official PLY, in column order (the one list lives in io/ply-gaussians.ts). */
+export const PLY_PROPERTIES = GAUSSIAN_PLY_PROPERTIES;
 
 /** The stored fields, row-major per Gaussian. */
 export interface GaussianFields {
