@@ -166,20 +166,37 @@ export function tiledRegShader(t: MatmulTypes, o: TiledRegOptions): MatmulShader
       fma.push(`      acc_${i}_${j} = fma(${a}, ${b}, acc_${i}_${j});`);
     }
   }
-  for (let j = 0; j < TM; j++) {
-    emit.push(`  let on${j} = n0 + ${64 * Math.floor(j / 4) + (j % 4)}u + 4u * tx;`);
-  }
+  // The epilogue (alpha, bias, activation: dozens of instructions) is written once, in a loop over the thread's
+  // rows that picks the row's accumulators with a switch: inlined TM * TM times it made LLVM (lavapipe) spend
+  // ~8 s on a 4x4 kernel and ~40 s on an 8x8 one. It runs once per output element, so its cost on a GPU is small.
+  emit.push(`  for (var i = 0u; i < ${TM}u; i = i + 1u) {`);
+  for (let h = 0; h < RG; h++) emit.push(`    var r${h} = vec4<f32>(0.0);`);
+  emit.push('    switch i {');
   for (let i = 0; i < TM; i++) {
-    emit.push(`  let om${i} = m0 + ${64 * Math.floor(i / 4) + (i % 4)}u + 4u * ty;`, `  if (om${i} < p.M) {`);
-    for (let j = 0; j < TM; j++) {
-      emit.push(
-        `    if (on${j} < p.N) {`,
-        `      epilogue_store(batch, om${i}, on${j}, acc_${i}_${j});`,
-        '    }',
-      );
+    const rows = [];
+    for (let h = 0; h < RG; h++) {
+      const v = [0, 1, 2, 3].map((c) => `acc_${i}_${4 * h + c}`).join(', ');
+      rows.push(`r${h} = vec4<f32>(${v});`);
     }
-    emit.push('  }');
+    emit.push(`      case ${i}u: { ${rows.join(' ')} }`);
   }
+  emit.push(
+    '      default: {}',
+    '    }',
+    '    let m = m0 + (i / 4u) * 64u + i % 4u + 4u * ty;',
+    '    if (m < p.M) {',
+    `      for (var j = 0u; j < ${TM}u; j = j + 1u) {`,
+    '        let n = n0 + (j / 4u) * 64u + j % 4u + 4u * tx;',
+  );
+  const pick = RG === 1 ? 'r0[j % 4u]' : 'select(r1, r0, j < 4u)[j % 4u]';
+  emit.push(
+    '        if (n < p.N) {',
+    `          epilogue_store(batch, m, n, ${pick});`,
+    '        }',
+    '      }',
+    '    }',
+    '  }',
+  );
   const ta = o.vec ? `vec4<${t.a}>` : t.a;
   const tb = o.vec ? `vec4<${t.b}>` : t.b;
   const funcs = [operandFuncs('a', o.transA, o.vec), operandFuncs('b', !o.transB, o.vec)].join('\n\n');
