@@ -54,10 +54,14 @@ test('released config resolves to the documented block layout (ARCHITECTURE.md Â
   );
 });
 
-async function runFlow(gpu: GpuContext | null): Promise<void> {
+async function runFlow(gpu: GpuContext | null, shortcuts = true): Promise<void> {
   const fx = await loadFixture(DIR);
   const cfg = fx.manifest.config as unknown as SLatFlowConfig;
-  const flow = await SLatFlow.load(new MapWeightStore(fx.weights, DIR), cfg, { gpu, precision: 'f32' });
+  const flow = await SLatFlow.load(new MapWeightStore(fx.weights, DIR), cfg, {
+    gpu,
+    precision: 'f32',
+    shortcuts,
+  });
   const coords = Int32Array.from(fx.outputs.get('coords')!.data);
   const xf = fx.inputs.get('x_feats')!;
   const x = SparseTensor.create(Tensor.fromArray(xf.data, xf.shape, { gpu }), coords);
@@ -71,8 +75,12 @@ async function runFlow(gpu: GpuContext | null): Promise<void> {
     const want = fx.outputs.get(name)!;
     assert.deepEqual([...v.feats.shape], want.shape);
     assert.equal(v.coords, x.coords);
+    // With shortcuts the conditional pass caches its to_kv(condition) on the condition; the all-zero pass needs none.
+    assert.equal(c.cache.size, shortcuts && name === 'v_cond' ? 1 : 0, `${name}: condition-cache entries`);
     const err = maxAbsDiff(await v.feats.toArray(), want.data) / maxAbs(want.data);
-    console.log(`slat_flow ${gpu ? 'gpu' : 'cpu'} ${name}: max |diff| / max |v| = ${err.toExponential(2)}`);
+    console.log(
+      `slat_flow ${gpu ? 'gpu' : 'cpu'}${shortcuts ? '' : ' (no shortcuts)'} ${name}: max |diff| / max |v| = ${err.toExponential(2)}`,
+    );
     assert.ok(err < REL_TOL, `${name}: relative error ${err}`);
     v.feats.dispose();
     disposeFlowCondition(c);
@@ -89,6 +97,10 @@ test('stage-2 flow matches the official module on the GPU', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;
   await runFlow(gpu);
+});
+
+test('stage-2 flow without the algebraic shortcuts (the official computation) matches too', async () => {
+  await runFlow(null, false);
 });
 
 test('forward rejects batch > 1 (official weighted attention mixes items)', async () => {
