@@ -17,7 +17,14 @@
  *   the tile's m / n (a transposed, b not) store one vec4 into the k-major tile; operands contiguous along k
  *   (a not transposed, b transposed) read 4 consecutive k and store 4 scalars (at most 2-way bank conflicts with
  *   the one-vec4 row padding). Staging is 2 TM stores per thread per k tile against 16 TM^2 FMAs.
- * - Not measured on a GPU yet (written after the H100 figures in matmul.ts's notes); validated on lavapipe.
+ * - Strided operands store single components of the vec4 tile rows with a dynamic component index
+ *   (`As[c][e] = x`); the first tiled_vec did the same and passed the bench's validation on the H100.
+ * - The epilogue is emitted once, in a loop over the thread's rows with a switch picking the row's accumulators.
+ *   Inlined per accumulator (TM^2 copies of alpha / bias / activation) it made LLVM on lavapipe take ~8 s per
+ *   4x4 pipeline and ~42 s per 8x8 one (2-core box under load); once: ~1.2 s for the 8x8 one. The matmul test
+ *   file then took 102 s with an empty Mesa shader cache (load average ~4.3), most of it every rung's compiles.
+ * - Not measured on a GPU yet (written after the H100 figures in matmul.ts's notes); validated on lavapipe,
+ *   both tiles (4x4 and the forced 8x8), all transposes, scalar and vec4 loads, f32 and f16 operands.
  *
  * @example
  * const sh = tiledRegShader({ a: 'f32', b: 'f32', out: 'f32', bias: 'f32' }, { transA: false, transB: true, vec: true, big: true });
