@@ -31,15 +31,17 @@ import {
   cachedConditionKv,
   denseSelfAttention,
   type FlowBlockWeights,
+  type FlowLoadOptions,
   flowBlock,
   flowBlockKeys,
   flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
-  loadFlowShortcuts,
+  type LoadedFlow,
+  loadFlowWeights,
 } from '../nn/flow-block.ts';
 import { add, cast, concat, layerNorm, linear, modulatedLayerNorm, silu, slice } from '../nn/ops.ts';
-import { checkWeights, type WeightStore } from '../nn/weights.ts';
+import type { WeightStore } from '../nn/weights.ts';
 import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -238,16 +240,8 @@ interface ResBlockWeights {
   skipB?: Tensor;
 }
 
-export interface SLatFlowLoadOptions {
-  gpu: GpuContext | null;
-  /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
-  precision?: 'auto' | 'f32' | 'f16';
-  /**
-   * Exact algebraic savings (flow-shortcuts.ts): constant cross-attentions for the all-zero condition, rank-1
-   * occlusion attention, cached condition keys/values. Default true; false runs the official computation.
-   */
-  shortcuts?: boolean;
-}
+/** Load options (shared with the other flow model). */
+export type SLatFlowLoadOptions = FlowLoadOptions;
 
 /** Weights that `convert_to_fp16` turns to half: Linear and sparse-conv parameters inside the three stacks. */
 const MODEL_DTYPE_KEY =
@@ -260,30 +254,23 @@ export class SLatFlow {
   /** dtype of the three stacks' weights and of the feature stream between input_layer and the final norm. */
   readonly dtype: DType;
   private readonly w: Map<string, Tensor>;
+  private readonly weight: (name: string) => Tensor;
   private readonly inputBlocks: ResBlockWeights[];
   private readonly outBlocks: ResBlockWeights[];
   private readonly blocks: FlowBlockWeights[];
   /** Per-block shortcut constants (empty when shortcuts are off). */
   private readonly shortcuts: BlockShortcuts[];
 
-  private constructor(
-    config: SLatFlowConfig,
-    gpu: GpuContext | null,
-    dtype: DType,
-    w: Map<string, Tensor>,
-    shortcuts: BlockShortcuts[],
-  ) {
-    this.shortcuts = shortcuts;
+  private constructor(config: SLatFlowConfig, gpu: GpuContext | null, loaded: LoadedFlow) {
+    this.shortcuts = loaded.shortcuts;
     this.config = config;
     this.r = resolveSLatFlowConfig(config);
     this.gpu = gpu;
-    this.dtype = dtype;
-    this.w = w;
-    const g = (k: string) => {
-      const t = w.get(k);
-      if (!t) throw new Error(`SLatFlow: weight ${k} was not loaded`);
-      return t;
-    };
+    this.dtype = loaded.dtype;
+    this.w = loaded.w;
+    this.weight = loaded.get;
+    const w = loaded.w;
+    const g = loaded.get;
     const res = (spec: ResBlockSpec): ResBlockWeights => ({
       spec,
       norm1W: g(`${spec.prefix}.norm1.weight`),
@@ -313,32 +300,23 @@ export class SLatFlow {
     config: SLatFlowConfig,
     options: SLatFlowLoadOptions,
   ): Promise<SLatFlow> {
-    const expected = slatFlowExpectedShapes(config);
-    checkWeights(store, expected, 'SLatFlowModelMaskAsCondWeighted');
-    const gpu = options.gpu;
-    const precision = options.precision ?? 'auto';
-    const wantF16 = precision === 'f16' || (precision === 'auto' && !!config.use_fp16);
-    const dtype: DType = wantF16 && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
-    const w = new Map<string, Tensor>();
-    for (const name of expected.keys()) {
-      w.set(name, await store.load(name, { gpu, dtype: MODEL_DTYPE_KEY.test(name) ? dtype : 'f32' }));
-    }
     const r = resolveSLatFlowConfig(config);
-    const shortcuts =
-      (options.shortcuts ?? true) ? await loadFlowShortcuts(store, r.blocks, r.C, r.heads, dtype, gpu) : [];
-    return new SLatFlow(config, gpu, dtype, w, shortcuts);
+    const loaded = await loadFlowWeights(
+      store,
+      slatFlowExpectedShapes(config),
+      'SLatFlowModelMaskAsCondWeighted',
+      config.use_fp16,
+      options,
+      MODEL_DTYPE_KEY,
+      r,
+    );
+    return new SLatFlow(config, options.gpu, loaded);
   }
 
   /** Releases the weights (the conv GEMM operands alias the stored k = 3 weights). */
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
     for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
-  }
-
-  private weight(name: string): Tensor {
-    const t = this.w.get(name);
-    if (!t) throw new Error(`SLatFlow: missing weight ${name}`);
-    return t;
   }
 
   /** SparseResBlock3d; `tSilu` = SiLU(t_emb) in the model dtype [1, C]; `target` = the pre-downsample tensor. */
@@ -412,7 +390,7 @@ export class SLatFlow {
     const h32 = linear(x.feats, this.weight('input_layer.weight'), this.weight('input_layer.bias'));
     const hIn = this.dtype === 'f32' ? h32 : cast(h32, this.dtype);
     if (hIn !== h32) h32.dispose();
-    const temb32 = flowTimeEmbedding((k) => this.weight(k), t1000, 1, this.gpu);
+    const temb32 = flowTimeEmbedding(this.weight, t1000, 1, this.gpu);
     const temb = this.dtype === 'f32' ? temb32 : cast(temb32, this.dtype);
     const tSilu = silu(temb);
     let h = x.withFeats(hIn);

@@ -15,15 +15,17 @@ import {
   cachedConditionKv,
   denseSelfAttention,
   type FlowBlockWeights,
+  type FlowLoadOptions,
   flowBlock,
   flowBlockKeys,
   flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
-  loadFlowShortcuts,
+  type LoadedFlow,
+  loadFlowWeights,
 } from '../nn/flow-block.ts';
 import { add, cast, layerNorm, linear, permute, silu } from '../nn/ops.ts';
-import { checkWeights, type WeightStore } from '../nn/weights.ts';
+import type { WeightStore } from '../nn/weights.ts';
 import { type DType, roundF16 } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -208,16 +210,12 @@ export function disposeFlowCondition(c: FlowCondition): void {
   c.cache.clear();
 }
 
-export interface SsFlowLoadOptions {
-  gpu: GpuContext | null;
-  /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
-  precision?: 'auto' | 'f32' | 'f16';
-  /**
-   * Exact algebraic savings (flow-shortcuts.ts): constant cross-attentions for the all-zero condition, rank-1
-   * occlusion attention, cached condition keys/values. Default true; false runs the official computation.
-   */
-  shortcuts?: boolean;
-}
+/** Block Linear weights/biases go to the model dtype (convert_module_to_f16); norms and RMS gammas stay f32. */
+const MODEL_DTYPE_KEY =
+  /^blocks\.\d+\.(adaLN_modulation\.1|self_attn\.to_|cross_attn(_mask)?\.to_|mlp\.mlp\.)/;
+
+/** Load options (shared with the other flow model). */
+export type SsFlowLoadOptions = FlowLoadOptions;
 
 export class SparseStructureFlow {
   readonly config: SsFlowConfig;
@@ -226,29 +224,22 @@ export class SparseStructureFlow {
   /** dtype of the block weights and the residual stream. */
   readonly dtype: DType;
   private readonly w: Map<string, Tensor>;
+  private readonly weight: (name: string) => Tensor;
   private readonly blocks: FlowBlockWeights[];
   /** Per-block shortcut constants (empty when shortcuts are off). */
   private readonly shortcuts: BlockShortcuts[];
 
-  private constructor(
-    config: SsFlowConfig,
-    gpu: GpuContext | null,
-    dtype: DType,
-    w: Map<string, Tensor>,
-    shortcuts: BlockShortcuts[],
-  ) {
-    this.shortcuts = shortcuts;
+  private constructor(config: SsFlowConfig, gpu: GpuContext | null, loaded: LoadedFlow) {
+    this.shortcuts = loaded.shortcuts;
     this.config = config;
     this.r = resolveSsFlowConfig(config);
     this.gpu = gpu;
-    this.dtype = dtype;
-    this.w = w;
+    this.dtype = loaded.dtype;
+    this.w = loaded.w;
+    this.weight = loaded.get;
+    const w = loaded.w;
+    const g = loaded.get;
     this.blocks = [];
-    const g = (k: string) => {
-      const t = w.get(k);
-      if (!t) throw new Error(`SparseStructureFlow: weight ${k} was not loaded`);
-      return t;
-    };
     for (let i = 0; i < this.r.blocks; i++) this.blocks.push(flowBlockWeights(g, w, `blocks.${i}`));
   }
 
@@ -262,34 +253,22 @@ export class SparseStructureFlow {
     config: SsFlowConfig,
     options: SsFlowLoadOptions,
   ): Promise<SparseStructureFlow> {
-    const expected = ssFlowExpectedShapes(config);
-    checkWeights(store, expected, 'SparseStructureFlowModelMaskAsCondWeighted');
-    const gpu = options.gpu;
-    const precision = options.precision ?? 'auto';
-    const wantF16 = precision === 'f16' || (precision === 'auto' && !!config.use_fp16);
-    const dtype: DType = wantF16 && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
-    const w = new Map<string, Tensor>();
-    for (const name of expected.keys()) {
-      // Block Linear weights/biases go to the model dtype (convert_module_to_f16); norms and RMS gammas stay f32.
-      const isBlockLinear =
-        /^blocks\.\d+\.(adaLN_modulation\.1|self_attn\.to_|cross_attn(_mask)?\.to_|mlp\.mlp\.)/.test(name);
-      w.set(name, await store.load(name, { gpu, dtype: isBlockLinear ? dtype : 'f32' }));
-    }
     const r = resolveSsFlowConfig(config);
-    const shortcuts =
-      (options.shortcuts ?? true) ? await loadFlowShortcuts(store, r.blocks, r.C, r.heads, dtype, gpu) : [];
-    return new SparseStructureFlow(config, gpu, dtype, w, shortcuts);
+    const loaded = await loadFlowWeights(
+      store,
+      ssFlowExpectedShapes(config),
+      'SparseStructureFlowModelMaskAsCondWeighted',
+      config.use_fp16,
+      options,
+      MODEL_DTYPE_KEY,
+      r,
+    );
+    return new SparseStructureFlow(config, options.gpu, loaded);
   }
 
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
     for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
-  }
-
-  private weight(name: string): Tensor {
-    const t = this.w.get(name);
-    if (!t) throw new Error(`SparseStructureFlow: missing weight ${name}`);
-    return t;
   }
 
   /** [B, Cin, R, R, R] -> [B, L, Cin p^3] (official patchify + flatten + transpose). */
@@ -357,7 +336,7 @@ export class SparseStructureFlow {
     tokens.dispose();
     const h1 = add(h0, this.weight('pos_emb'));
     h0.dispose();
-    const temb32 = flowTimeEmbedding((k) => this.weight(k), t1000, B, this.gpu);
+    const temb32 = flowTimeEmbedding(this.weight, t1000, B, this.gpu);
     const temb = this.dtype === 'f32' ? temb32 : cast(temb32, this.dtype);
     let h = this.dtype === 'f32' ? h1 : cast(h1, this.dtype);
     if (h !== h1) h1.dispose();

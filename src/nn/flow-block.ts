@@ -33,7 +33,7 @@ import {
   multiHeadRmsNorm,
   slice,
 } from './ops.ts';
-import type { WeightStore } from './weights.ts';
+import { checkWeights, type WeightStore } from './weights.ts';
 
 /** LayerNorm eps inside the blocks (official `eps=1e-6`). */
 export const FLOW_BLOCK_LN_EPS = 1e-6;
@@ -434,4 +434,63 @@ export function flowBlock(
   residual(a, gateMlp);
   for (const t of [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp]) t.dispose();
   return h;
+}
+
+/** Load options shared by both flow models. */
+export interface FlowLoadOptions {
+  gpu: GpuContext | null;
+  /** 'auto' follows the config's use_fp16 (falling back to f32 without shader-f16). */
+  precision?: 'auto' | 'f32' | 'f16';
+  /**
+   * Exact algebraic savings (flow-shortcuts.ts): constant cross-attentions for the all-zero condition, rank-1
+   * occlusion attention, cached condition keys/values. Default true; false runs the official computation.
+   */
+  shortcuts?: boolean;
+}
+
+/** What `loadFlowWeights` returns. */
+export interface LoadedFlow {
+  /** The model dtype (block weights and residual stream). */
+  dtype: DType;
+  w: Map<string, Tensor>;
+  /** Per-block shortcut constants (empty when shortcuts are off). */
+  shortcuts: BlockShortcuts[];
+  /** Looks a loaded weight up; throws naming `who` and the key when it is missing. */
+  get: (k: string) => Tensor;
+}
+
+/**
+ * Checks every key and shape against `expected`, picks the model dtype, loads the weights one tensor at a time
+ * (keys matching `modelDtypeKey` in the model dtype, as `convert_to_fp16`; the rest f32) and precomputes the
+ * shortcut constants of `blocks` transformer blocks.
+ * @example
+ * const l = await loadFlowWeights(store, expected, 'SLatFlow', cfg.use_fp16, { gpu }, /^blocks\./, { blocks: 24, C: 1024, heads: 16 });
+ */
+export async function loadFlowWeights(
+  store: WeightStore,
+  expected: Map<string, number[]>,
+  who: string,
+  useFp16: boolean | undefined,
+  options: FlowLoadOptions,
+  modelDtypeKey: RegExp,
+  dims: { blocks: number; C: number; heads: number },
+): Promise<LoadedFlow> {
+  checkWeights(store, expected, who);
+  const gpu = options.gpu;
+  const precision = options.precision ?? 'auto';
+  const wantF16 = precision === 'f16' || (precision === 'auto' && !!useFp16);
+  const dtype: DType = wantF16 && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
+  const w = new Map<string, Tensor>();
+  for (const name of expected.keys())
+    w.set(name, await store.load(name, { gpu, dtype: modelDtypeKey.test(name) ? dtype : 'f32' }));
+  const shortcuts =
+    (options.shortcuts ?? true)
+      ? await loadFlowShortcuts(store, dims.blocks, dims.C, dims.heads, dtype, gpu)
+      : [];
+  const get = (k: string) => {
+    const t = w.get(k);
+    if (!t) throw new Error(`${who}: weight ${k} was not loaded`);
+    return t;
+  };
+  return { dtype, w, shortcuts, get };
 }
