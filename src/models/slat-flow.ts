@@ -28,12 +28,12 @@
 
 import { absolutePositionEmbedding } from '../nn/embeddings.ts';
 import {
-  cachedConditionKv,
   denseSelfAttention,
   type FlowBlockWeights,
   type FlowLoadOptions,
-  flowBlock,
+  type FlowStackOptions,
   flowBlockKeys,
+  flowBlockStack,
   flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
@@ -313,6 +313,19 @@ export class SLatFlow {
     return new SLatFlow(config, options.gpu, loaded);
   }
 
+  private stackOptions(): FlowStackOptions {
+    return {
+      blocks: this.blocks,
+      shortcuts: this.shortcuts,
+      heads: this.r.heads,
+      dtype: this.dtype,
+      shareMod: this.r.shareMod,
+      weight: this.weight,
+      selfAttention: denseSelfAttention,
+      owner: this,
+    };
+  }
+
   /** Releases the weights (the conv GEMM operands alias the stored k = 3 weights). */
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
@@ -405,24 +418,8 @@ export class SLatFlow {
     hIn.dispose();
     let feats = add(h.feats, this.positionEmbedding(h));
     const tokens = h;
-    const shared = this.r.shareMod
-      ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
-      : null;
-    let t3 = feats.reshape([1, h.n, C]);
-    const kvCache = this.shortcuts.length ? cachedConditionKv(this, this.blocks, cond) : null;
-    for (const [bi, blk] of this.blocks.entries()) {
-      const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
-      // One ModulatedSparseTransformerCrossBlockMaskAsCondWeighted on [1, N, C] (batch 1: dense self-attention).
-      t3 = flowBlock(t3, blk, mod, cond, {
-        heads: this.r.heads,
-        dtype: this.dtype,
-        selfAttention: denseSelfAttention,
-        shortcuts: this.shortcuts[bi],
-        condKv: kvCache?.[bi],
-      });
-      if (!shared) mod.dispose();
-    }
-    shared?.dispose();
+    // The ModulatedSparseTransformerCrossBlockMaskAsCondWeighted stack on [1, N, C] (batch 1: dense self-attention).
+    const t3 = flowBlockStack(feats.reshape([1, h.n, C]), tSilu, cond, this.stackOptions());
     feats = t3.reshape([h.n, C]);
     h = tokens.withFeats(feats);
     for (const b of this.outBlocks) {

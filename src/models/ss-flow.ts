@@ -12,12 +12,12 @@
 
 import { absolutePositionEmbedding, gridCoords } from '../nn/embeddings.ts';
 import {
-  cachedConditionKv,
   denseSelfAttention,
   type FlowBlockWeights,
   type FlowLoadOptions,
-  flowBlock,
+  type FlowStackOptions,
   flowBlockKeys,
+  flowBlockStack,
   flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
@@ -266,6 +266,19 @@ export class SparseStructureFlow {
     return new SparseStructureFlow(config, options.gpu, loaded);
   }
 
+  private stackOptions(): FlowStackOptions {
+    return {
+      blocks: this.blocks,
+      shortcuts: this.shortcuts,
+      heads: this.r.heads,
+      dtype: this.dtype,
+      shareMod: this.r.shareMod,
+      weight: this.weight,
+      selfAttention: denseSelfAttention,
+      owner: this,
+    };
+  }
+
   dispose(): void {
     for (const t of this.w.values()) t.dispose();
     for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
@@ -342,22 +355,7 @@ export class SparseStructureFlow {
     if (h !== h1) h1.dispose();
     // adaLN_modulation = Sequential(SiLU, Linear): SiLU on the model-dtype embedding.
     const tSilu = silu(temb);
-    const shared = this.r.shareMod
-      ? linear(tSilu, this.weight('adaLN_modulation.1.weight'), this.weight('adaLN_modulation.1.bias'))
-      : null;
-    const kvCache = this.shortcuts.length ? cachedConditionKv(this, this.blocks, cond) : null;
-    for (const [bi, blk] of this.blocks.entries()) {
-      const mod = shared ?? linear(tSilu, blk.ada!, blk.adaB!);
-      h = flowBlock(h, blk, mod, cond, {
-        heads: this.r.heads,
-        dtype: this.dtype,
-        selfAttention: denseSelfAttention,
-        shortcuts: this.shortcuts[bi],
-        condKv: kvCache?.[bi],
-      });
-      if (!shared) mod.dispose();
-    }
-    shared?.dispose();
+    h = flowBlockStack(h, tSilu, cond, this.stackOptions());
     tSilu.dispose();
     if (temb !== temb32) temb.dispose();
     temb32.dispose();

@@ -494,3 +494,50 @@ export async function loadFlowWeights(
   };
   return { dtype, w, shortcuts, get };
 }
+
+/** Inputs of `flowBlockStack` besides the stream and the condition. */
+export interface FlowStackOptions {
+  blocks: readonly FlowBlockWeights[];
+  /** Per-block shortcut constants; empty runs the official computation. */
+  shortcuts: readonly BlockShortcuts[];
+  heads: number;
+  dtype: DType;
+  /** share_mod: one adaLN Linear for all blocks (`adaLN_modulation.1`, looked up through `weight`). */
+  shareMod: boolean;
+  weight: (k: string) => Tensor;
+  selfAttention: SelfAttentionFn;
+  /** Key of this model's condition key/value cache (the model object). */
+  owner: object;
+}
+
+/**
+ * Runs all transformer blocks on `h` [B, L, C] (consumed) with `tSilu` = SiLU(t_emb) [B, C] in the model dtype:
+ * per block (or once with share_mod) the adaLN Linear, then `flowBlock`.
+ * @example
+ * h = flowBlockStack(h, tSilu, cond, { blocks, shortcuts, heads: 16, dtype, shareMod: false, weight, selfAttention: denseSelfAttention, owner: this });
+ */
+export function flowBlockStack(h0: Tensor, tSilu: Tensor, cond: FlowCondition, o: FlowStackOptions): Tensor {
+  const shared = o.shareMod
+    ? linear(tSilu, o.weight('adaLN_modulation.1.weight'), o.weight('adaLN_modulation.1.bias'))
+    : null;
+  const kvCache = o.shortcuts.length ? cachedConditionKv(o.owner, o.blocks, cond) : null;
+  let h = h0;
+  for (const [bi, blk] of o.blocks.entries()) {
+    let mod = shared;
+    if (!mod) {
+      if (!blk.ada || !blk.adaB)
+        throw new Error(`flowBlockStack: block ${bi} has no adaLN_modulation weights`);
+      mod = linear(tSilu, blk.ada, blk.adaB);
+    }
+    h = flowBlock(h, blk, mod, cond, {
+      heads: o.heads,
+      dtype: o.dtype,
+      selfAttention: o.selfAttention,
+      shortcuts: o.shortcuts[bi],
+      condKv: kvCache?.[bi],
+    });
+    if (mod !== shared) mod.dispose();
+  }
+  shared?.dispose();
+  return h;
+}
