@@ -186,8 +186,9 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
           );
           break;
         }
-        // 'nt' (transB) only for the f16 rungs: it is the Linear layout the models run.
-        if (layout === 'nt' && dtype !== 'f16') break;
+        // 'nt' (transB) for the f16 rungs (the Linear layout the models run) and for tiled_reg in f32 too (its
+        // transposes are separate pipelines, so both layouts are worth a number).
+        if (layout === 'nt' && dtype !== 'f16' && variant !== 'tiled_reg') break;
         const t = await timeGpu(
           gpu,
           () => {
