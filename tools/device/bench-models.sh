@@ -16,25 +16,24 @@ run() { # run NAME SECONDS CMD...: stdout -> $R/NAME.out
   echo "=== $name: $*" >>"$LOG"
   timeout -k 5 "$lim" "$@" >"$R/$name.out" 2>>"$LOG"
   echo "=== $name exit $?" >>"$LOG"
-}
-run official 240 python3 tools/bench_official.py --iters 10
-run ssflow-f16 120 node $B ss-flow --json --precision f16 --iters 10 --stage
-run ssflow-f32 120 node $B ss-flow --json --precision f32 --iters 3
-run dinov2-f32 90 node $B dinov2 --json --iters 5
-run dinov2-f16 90 node $B dinov2 --json --precision f16 --iters 5
-run matmul 120 node $B matmul --json
-run attention 120 node $B attention --json
-python3 - "$R" "$OUT/bench-models.json" <<'PY'
-import json, os, sys
-res = {}
-for f in sorted(os.listdir(sys.argv[1])):
-    text = open(os.path.join(sys.argv[1], f)).read()
-    i = text.rfind("\n{")  # Dawn may print shader warnings on stdout before the JSON
-    j = text[i + 1:] if i >= 0 else text[text.find("{"):]
-    try:
-        res[f[:-4]] = json.loads(j)
-    except Exception:
-        res[f[:-4]] = {"raw": text[-3000:]}
-json.dump(res, open(sys.argv[2], "w"), indent=1)
-print(json.dumps(res, indent=1)[:12000])
+  # Append this step's JSON (the last object on stdout: Dawn may print shader warnings first) right away, so a
+  # call cut off by its limit still returns every finished step.
+  python3 - "$name" "$R/$name.out" >>"$OUT/bench-models.jsonl" <<'PY'
+import json, sys
+text = open(sys.argv[2]).read()
+i = text.rfind("\n{")
+j = text[i + 1:] if i >= 0 else text[text.find("{"):]
+try:
+    print(json.dumps({"step": sys.argv[1], "result": json.loads(j)}))
+except Exception:
+    print(json.dumps({"step": sys.argv[1], "raw": text[-2000:]}))
 PY
+}
+run official 200 python3 tools/bench_official.py --iters 10
+run ssflow-f16 100 node $B ss-flow --json --precision f16 --iters 10 --stage
+run dinov2-f16 50 node $B dinov2 --json --precision f16 --iters 5
+run dinov2-f32 60 node $B dinov2 --json --iters 3
+run matmul 80 node $B matmul --json
+run attention 60 node $B attention --json
+run ssflow-f32 60 node $B ss-flow --json --precision f32 --iters 2
+cat "$OUT/bench-models.jsonl"
