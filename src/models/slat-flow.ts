@@ -29,12 +29,10 @@
 import { absolutePositionEmbedding } from '../nn/embeddings.ts';
 import {
   denseSelfAttention,
-  type FlowBlockWeights,
+  disposeLoadedFlow,
   type FlowLoadOptions,
-  type FlowStackOptions,
   flowBlockKeys,
   flowBlockStack,
-  flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
   type LoadedFlow,
@@ -48,7 +46,6 @@ import { Tensor } from '../runtime/tensor.ts';
 import { prepareSparseConvWeight, type SparseConvWeight, submConv3d } from '../sparse/conv.ts';
 import { sparseDownsample, sparseUpsample } from '../sparse/resample.ts';
 import type { SparseTensor } from '../sparse/sparse-tensor.ts';
-import { type BlockShortcuts, disposeBlockShortcuts } from './flow-shortcuts.ts';
 import { COND_CHANNELS, type FlowCondition } from './ss-flow.ts';
 
 const RES_LN_EPS = 1e-6;
@@ -253,21 +250,18 @@ export class SLatFlow {
   readonly gpu: GpuContext | null;
   /** dtype of the three stacks' weights and of the feature stream between input_layer and the final norm. */
   readonly dtype: DType;
-  private readonly w: Map<string, Tensor>;
+  /** Weights, transformer blocks and shortcut constants. */
+  private readonly core: LoadedFlow;
   private readonly weight: (name: string) => Tensor;
   private readonly inputBlocks: ResBlockWeights[];
   private readonly outBlocks: ResBlockWeights[];
-  private readonly blocks: FlowBlockWeights[];
-  /** Per-block shortcut constants (empty when shortcuts are off). */
-  private readonly shortcuts: BlockShortcuts[];
 
   private constructor(config: SLatFlowConfig, gpu: GpuContext | null, loaded: LoadedFlow) {
-    this.shortcuts = loaded.shortcuts;
+    this.core = loaded;
     this.config = config;
     this.r = resolveSLatFlowConfig(config);
     this.gpu = gpu;
     this.dtype = loaded.dtype;
-    this.w = loaded.w;
     this.weight = loaded.get;
     const w = loaded.w;
     const g = loaded.get;
@@ -286,8 +280,6 @@ export class SLatFlow {
     });
     this.inputBlocks = this.r.inputBlocks.map(res);
     this.outBlocks = this.r.outBlocks.map(res);
-    this.blocks = [];
-    for (let i = 0; i < this.r.blocks; i++) this.blocks.push(flowBlockWeights(g, w, `blocks.${i}`));
   }
 
   /**
@@ -313,23 +305,9 @@ export class SLatFlow {
     return new SLatFlow(config, options.gpu, loaded);
   }
 
-  private stackOptions(): FlowStackOptions {
-    return {
-      blocks: this.blocks,
-      shortcuts: this.shortcuts,
-      heads: this.r.heads,
-      dtype: this.dtype,
-      shareMod: this.r.shareMod,
-      weight: this.weight,
-      selfAttention: denseSelfAttention,
-      owner: this,
-    };
-  }
-
   /** Releases the weights (the conv GEMM operands alias the stored k = 3 weights). */
   dispose(): void {
-    for (const t of this.w.values()) t.dispose();
-    for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
+    disposeLoadedFlow(this.core);
   }
 
   /** SparseResBlock3d; `tSilu` = SiLU(t_emb) in the model dtype [1, C]; `target` = the pre-downsample tensor. */
@@ -419,7 +397,11 @@ export class SLatFlow {
     let feats = add(h.feats, this.positionEmbedding(h));
     const tokens = h;
     // The ModulatedSparseTransformerCrossBlockMaskAsCondWeighted stack on [1, N, C] (batch 1: dense self-attention).
-    const t3 = flowBlockStack(feats.reshape([1, h.n, C]), tSilu, cond, this.stackOptions());
+    const t3 = flowBlockStack(feats.reshape([1, h.n, C]), tSilu, cond, this.core, {
+      heads: this.r.heads,
+      shareMod: this.r.shareMod,
+      selfAttention: denseSelfAttention,
+    });
     feats = t3.reshape([h.n, C]);
     h = tokens.withFeats(feats);
     for (const b of this.outBlocks) {

@@ -13,12 +13,10 @@
 import { absolutePositionEmbedding, gridCoords } from '../nn/embeddings.ts';
 import {
   denseSelfAttention,
-  type FlowBlockWeights,
+  disposeLoadedFlow,
   type FlowLoadOptions,
-  type FlowStackOptions,
   flowBlockKeys,
   flowBlockStack,
-  flowBlockWeights,
   flowHeadKeys,
   flowTimeEmbedding,
   type LoadedFlow,
@@ -29,13 +27,7 @@ import type { WeightStore } from '../nn/weights.ts';
 import { type DType, roundF16 } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
-import {
-  type BlockShortcuts,
-  disposeBlockShortcuts,
-  disposeOcclusionStats,
-  type OcclusionStats,
-  occlusionStats,
-} from './flow-shortcuts.ts';
+import { disposeOcclusionStats, type OcclusionStats, occlusionStats } from './flow-shortcuts.ts';
 
 /** Condition tokens: DINOv2 (1 CLS + 4 registers + 37x37 patches) + visibility + occlusion. */
 export const COND_IMAGE_TOKENS = 1374;
@@ -223,24 +215,17 @@ export class SparseStructureFlow {
   readonly gpu: GpuContext | null;
   /** dtype of the block weights and the residual stream. */
   readonly dtype: DType;
-  private readonly w: Map<string, Tensor>;
+  /** Weights, transformer blocks and shortcut constants. */
+  private readonly core: LoadedFlow;
   private readonly weight: (name: string) => Tensor;
-  private readonly blocks: FlowBlockWeights[];
-  /** Per-block shortcut constants (empty when shortcuts are off). */
-  private readonly shortcuts: BlockShortcuts[];
 
   private constructor(config: SsFlowConfig, gpu: GpuContext | null, loaded: LoadedFlow) {
-    this.shortcuts = loaded.shortcuts;
+    this.core = loaded;
     this.config = config;
     this.r = resolveSsFlowConfig(config);
     this.gpu = gpu;
     this.dtype = loaded.dtype;
-    this.w = loaded.w;
     this.weight = loaded.get;
-    const w = loaded.w;
-    const g = loaded.get;
-    this.blocks = [];
-    for (let i = 0; i < this.r.blocks; i++) this.blocks.push(flowBlockWeights(g, w, `blocks.${i}`));
   }
 
   /**
@@ -266,22 +251,8 @@ export class SparseStructureFlow {
     return new SparseStructureFlow(config, options.gpu, loaded);
   }
 
-  private stackOptions(): FlowStackOptions {
-    return {
-      blocks: this.blocks,
-      shortcuts: this.shortcuts,
-      heads: this.r.heads,
-      dtype: this.dtype,
-      shareMod: this.r.shareMod,
-      weight: this.weight,
-      selfAttention: denseSelfAttention,
-      owner: this,
-    };
-  }
-
   dispose(): void {
-    for (const t of this.w.values()) t.dispose();
-    for (const sc of this.shortcuts) disposeBlockShortcuts(sc);
+    disposeLoadedFlow(this.core);
   }
 
   /** [B, Cin, R, R, R] -> [B, L, Cin p^3] (official patchify + flatten + transpose). */
@@ -355,7 +326,11 @@ export class SparseStructureFlow {
     if (h !== h1) h1.dispose();
     // adaLN_modulation = Sequential(SiLU, Linear): SiLU on the model-dtype embedding.
     const tSilu = silu(temb);
-    h = flowBlockStack(h, tSilu, cond, this.stackOptions());
+    h = flowBlockStack(h, tSilu, cond, this.core, {
+      heads: this.r.heads,
+      shareMod: this.r.shareMod,
+      selfAttention: denseSelfAttention,
+    });
     tSilu.dispose();
     if (temb !== temb32) temb.dispose();
     temb32.dispose();

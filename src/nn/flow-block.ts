@@ -16,6 +16,7 @@ import {
   type BlockShortcuts,
   blockShortcuts,
   type CrossAttnArrays,
+  disposeBlockShortcuts,
   occlusionAttentionRank1,
 } from '../models/flow-shortcuts.ts';
 import type { FlowCondition } from '../models/ss-flow.ts';
@@ -457,6 +458,8 @@ export interface LoadedFlow {
   shortcuts: BlockShortcuts[];
   /** Looks a loaded weight up; throws naming `who` and the key when it is missing. */
   get: (k: string) => Tensor;
+  /** The transformer blocks' weights (`blocks.0` ...). */
+  blocks: FlowBlockWeights[];
 }
 
 /**
@@ -492,37 +495,49 @@ export async function loadFlowWeights(
     if (!t) throw new Error(`${who}: weight ${k} was not loaded`);
     return t;
   };
-  return { dtype, w, shortcuts, get };
-}
-
-/** Inputs of `flowBlockStack` besides the stream and the condition. */
-export interface FlowStackOptions {
-  blocks: readonly FlowBlockWeights[];
-  /** Per-block shortcut constants; empty runs the official computation. */
-  shortcuts: readonly BlockShortcuts[];
-  heads: number;
-  dtype: DType;
-  /** share_mod: one adaLN Linear for all blocks (`adaLN_modulation.1`, looked up through `weight`). */
-  shareMod: boolean;
-  weight: (k: string) => Tensor;
-  selfAttention: SelfAttentionFn;
-  /** Key of this model's condition key/value cache (the model object). */
-  owner: object;
+  const blocks: FlowBlockWeights[] = [];
+  for (let i = 0; i < dims.blocks; i++) blocks.push(flowBlockWeights(get, w, `blocks.${i}`));
+  return { dtype, w, shortcuts, get, blocks };
 }
 
 /**
- * Runs all transformer blocks on `h` [B, L, C] (consumed) with `tSilu` = SiLU(t_emb) [B, C] in the model dtype:
- * per block (or once with share_mod) the adaLN Linear, then `flowBlock`.
+ * Frees the weights and shortcut constants of `loadFlowWeights` (condition caches keyed by it go with the condition).
  * @example
- * h = flowBlockStack(h, tSilu, cond, { blocks, shortcuts, heads: 16, dtype, shareMod: false, weight, selfAttention: denseSelfAttention, owner: this });
+ * disposeLoadedFlow(loaded);
  */
-export function flowBlockStack(h0: Tensor, tSilu: Tensor, cond: FlowCondition, o: FlowStackOptions): Tensor {
+export function disposeLoadedFlow(l: LoadedFlow): void {
+  for (const t of l.w.values()) t.dispose();
+  for (const sc of l.shortcuts) disposeBlockShortcuts(sc);
+}
+
+/** Settings of `flowBlockStack` besides the weights, the stream and the condition. */
+export interface FlowStackOptions {
+  heads: number;
+  /** share_mod: one adaLN Linear for all blocks (`adaLN_modulation.1`). */
+  shareMod: boolean;
+  selfAttention: SelfAttentionFn;
+}
+
+/**
+ * Runs all transformer blocks of `core` on `h` [B, L, C] (consumed) with `tSilu` = SiLU(t_emb) [B, C] in the model
+ * dtype: per block (or once with share_mod) the adaLN Linear, then `flowBlock`. The condition's key/value cache
+ * is keyed by `core`.
+ * @example
+ * h = flowBlockStack(h, tSilu, cond, loaded, { heads: 16, shareMod: false, selfAttention: denseSelfAttention });
+ */
+export function flowBlockStack(
+  h0: Tensor,
+  tSilu: Tensor,
+  cond: FlowCondition,
+  core: LoadedFlow,
+  o: FlowStackOptions,
+): Tensor {
   const shared = o.shareMod
-    ? linear(tSilu, o.weight('adaLN_modulation.1.weight'), o.weight('adaLN_modulation.1.bias'))
+    ? linear(tSilu, core.get('adaLN_modulation.1.weight'), core.get('adaLN_modulation.1.bias'))
     : null;
-  const kvCache = o.shortcuts.length ? cachedConditionKv(o.owner, o.blocks, cond) : null;
+  const kvCache = core.shortcuts.length ? cachedConditionKv(core, core.blocks, cond) : null;
   let h = h0;
-  for (const [bi, blk] of o.blocks.entries()) {
+  for (const [bi, blk] of core.blocks.entries()) {
     let mod = shared;
     if (!mod) {
       if (!blk.ada || !blk.adaB)
@@ -531,9 +546,9 @@ export function flowBlockStack(h0: Tensor, tSilu: Tensor, cond: FlowCondition, o
     }
     h = flowBlock(h, blk, mod, cond, {
       heads: o.heads,
-      dtype: o.dtype,
+      dtype: core.dtype,
       selfAttention: o.selfAttention,
-      shortcuts: o.shortcuts[bi],
+      shortcuts: core.shortcuts[bi],
       condKv: kvCache?.[bi],
     });
     if (mod !== shared) mod.dispose();
