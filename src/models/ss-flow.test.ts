@@ -44,6 +44,7 @@ async function runFlow(dir: string, gpu: GpuContext | null, shortcuts = true): P
   const flow = await SparseStructureFlow.load(new MapWeightStore(fx.weights, dir), cfg, {
     gpu,
     precision: 'f32',
+    shortcuts,
   });
   const x = Tensor.fromArray(fx.inputs.get('x')!.data, fx.inputs.get('x')!.shape, { gpu });
   const t = fx.outputs.get('t')!.data[0];
