@@ -5,7 +5,6 @@
 
 import { GPU_HELP, GpuContext } from '../src/runtime/gpu.ts';
 import type { BenchFn } from './harness.ts';
-import { benchPipeline } from './pipeline.ts';
 
 const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   matmul: () => import('./matmul.ts'),
@@ -29,6 +28,9 @@ async function main(): Promise<void> {
       console.error(GPU_HELP);
       process.exit(2);
     }
+    // Loaded by a computed specifier so device bundles (which lack sharp) do not pull in the image I/O.
+    const pipelineModule = './pipeline.ts';
+    const { benchPipeline } = (await import(pipelineModule)) as typeof import('./pipeline.ts');
     const figures = await benchPipeline(gpu, rest);
     log(JSON.stringify(figures));
     if (json) process.stdout.write(`${JSON.stringify({ bench: name, robustness, ...figures }, null, 2)}\n`);
