@@ -42,6 +42,7 @@ import {
   SparseStructureFlow,
   type SsFlowConfig,
 } from '../models/ss-flow.ts';
+import type { SafetensorsWeightStore } from '../nn/safetensors-store.ts';
 import { TorchGenerator } from '../random/generator.ts';
 import { splatInputFromGaussians } from '../render/from-gaussians.ts';
 import { type Frame, renderTurntable, writeFrames, writeGif } from '../render/turntable.ts';
@@ -274,6 +275,21 @@ function explain(e: unknown, gpu: GpuContext | null): Error {
 }
 
 /**
+ * Opens a model entry's safetensors file, loads the network from it and closes the file (the network holds its
+ * own device copies), whether or not loading succeeds.
+ */
+async function loadModel<T>(
+  entry: ModelEntry,
+  load: (store: SafetensorsWeightStore, args: Record<string, unknown>) => Promise<T>,
+): Promise<T> {
+  const store = await openModelWeights(entry);
+  try {
+    return await load(store, entry.args);
+  } finally {
+    await store.close();
+  }
+}
+/**
  * Runs the whole pipeline.
  *
  * @example
@@ -357,17 +373,9 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
     // --- stage 1: flow sampling of the 8x16^3 latent
     const generator = new TorchGenerator(o.seed);
     const latent = await stage('stage1', async () => {
-      const entry = model.models.sparse_structure_flow_model as ModelEntry;
-      const store = await openModelWeights(entry);
-      let flow: SparseStructureFlow;
-      try {
-        flow = await SparseStructureFlow.load(store, entry.args as unknown as SsFlowConfig, {
-          gpu,
-          precision: o.precision,
-        });
-      } finally {
-        await store.close();
-      }
+      const flow = await loadModel(model.models.sparse_structure_flow_model as ModelEntry, (store, args) =>
+        SparseStructureFlow.load(store, args as unknown as SsFlowConfig, { gpu, precision: o.precision }),
+      );
       try {
         const res = flow.r.res;
         const shape = [1, flow.r.inC, res, res, res];
@@ -407,17 +415,12 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
     // --- SS decoder: occupancy
     const coords = await stage('ss-decode', async () => {
       progress('ss-decode', 0, 1);
-      const entry = model.models.sparse_structure_decoder as ModelEntry;
-      const store = await openModelWeights(entry);
-      let dec: SparseStructureDecoder;
-      try {
-        dec = await SparseStructureDecoder.load(store, entry.args as unknown as SsDecoderConfig, {
+      const dec = await loadModel(model.models.sparse_structure_decoder as ModelEntry, (store, args) =>
+        SparseStructureDecoder.load(store, args as unknown as SsDecoderConfig, {
           gpu,
           precision: o.precision,
-        });
-      } finally {
-        await store.close();
-      }
+        }),
+      );
       try {
         const z = Tensor.fromArray(latent.data, latent.shape, { gpu });
         const logits = dec.forward(z);
@@ -459,17 +462,9 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
         if (o.formats.includes(f)) skipped.push({ format: f, reason: why });
     } else if (wantGaussians || wantMesh) {
       const slat = await stage('stage2', async () => {
-        const entry = model.models.slat_flow_model as ModelEntry;
-        const store = await openModelWeights(entry);
-        let flow: SLatFlow;
-        try {
-          flow = await SLatFlow.load(store, entry.args as unknown as SLatFlowConfig, {
-            gpu,
-            precision: o.precision,
-          });
-        } finally {
-          await store.close();
-        }
+        const flow = await loadModel(model.models.slat_flow_model as ModelEntry, (store, args) =>
+          SLatFlow.load(store, args as unknown as SLatFlowConfig, { gpu, precision: o.precision }),
+        );
         try {
           const s = model.slatSampler;
           progress('stage2', 0, o.slatSteps);
@@ -503,17 +498,12 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
       if (wantGaussians) {
         gaussians = await stage('decode-gaussians', async () => {
           progress('decode-gaussians', 0, 1);
-          const entry = model.models.slat_decoder_gs as ModelEntry;
-          const store = await openModelWeights(entry);
-          let dec: SLatGaussianDecoder;
-          try {
-            dec = await SLatGaussianDecoder.load(store, entry.args as unknown as SlatDecoderConfig, {
+          const dec = await loadModel(model.models.slat_decoder_gs as ModelEntry, (store, args) =>
+            SLatGaussianDecoder.load(store, args as unknown as SlatDecoderConfig, {
               gpu,
               precision: o.precision,
-            });
-          } finally {
-            await store.close();
-          }
+            }),
+          );
           const x = slatTensor();
           try {
             const [g] = await dec.decode(x);
@@ -529,17 +519,12 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
       if (wantMesh) {
         mesh = await stage('decode-mesh', async () => {
           progress('decode-mesh', 0, 2);
-          const entry = model.models.slat_decoder_mesh as ModelEntry;
-          const store = await openModelWeights(entry);
-          let dec: SLatMeshDecoder;
-          try {
-            dec = await SLatMeshDecoder.load(store, entry.args as unknown as SlatDecoderConfig, {
+          const dec = await loadModel(model.models.slat_decoder_mesh as ModelEntry, (store, args) =>
+            SLatMeshDecoder.load(store, args as unknown as SlatDecoderConfig, {
               gpu,
               precision: o.precision,
-            });
-          } finally {
-            await store.close();
-          }
+            }),
+          );
           const x = slatTensor();
           let f: Awaited<ReturnType<SLatMeshDecoder['decodeFeatures']>>;
           try {
