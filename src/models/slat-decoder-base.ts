@@ -27,6 +27,9 @@ import { Tensor } from '../runtime/tensor.ts';
 import { type SparseAttentionMode, sparseSelfAttention } from '../sparse/attention.ts';
 import type { SparseTensor } from '../sparse/sparse-tensor.ts';
 
+/** eps of the decoders' final F.layer_norm (its default). */
+const HEAD_LN_EPS = 1e-5;
+
 const BLOCK_LN_EPS = 1e-6;
 
 /** Constructor arguments of the official decoders (the `args` of the checkpoint's .json). */
@@ -216,6 +219,21 @@ export class SlatTrunk {
     const { attnMode, window } = this.dims;
     if (attnMode === 'full') return { kind: 'full' };
     return { kind: 'swin', window, shift: Math.floor(window / 2) * (i % 2) };
+  }
+
+  /**
+   * The Gaussian and radiance-field decoders' head: trunk, then (in f32) a parameter-free LayerNorm (eps 1e-5)
+   * and `out_layer`. Returns the raw [N, out] f32 output in x's row order.
+   */
+  forwardHead(x: SparseTensor): Tensor {
+    const h = this.forward(x);
+    const h32 = h.feats.dtype === 'f32' ? h.feats : cast(h.feats, 'f32');
+    if (h32 !== h.feats) h.feats.dispose();
+    const hn = layerNorm(h32, { eps: HEAD_LN_EPS });
+    h32.dispose();
+    const out = linear(hn, this.weight('out_layer.weight'), this.weight('out_layer.bias'));
+    hn.dispose();
+    return out;
   }
 
   /** Input layer + APE (f32), cast to the model dtype, then the blocks. Returns [N, C] in the model dtype. */

@@ -13,7 +13,6 @@
  * const [gaussians] = await dec.decode(slat); // slat: SparseTensor [N, 8] at 64^3
  */
 
-import { cast, layerNorm, linear } from '../nn/ops.ts';
 import type { WeightStore } from '../nn/weights.ts';
 import { Gaussians } from '../representations/gaussians.ts';
 import type { DType } from '../runtime/dtype.ts';
@@ -31,8 +30,6 @@ import {
   slatTrunkExpectedShapes,
   TRUNK_F16_KEY,
 } from './slat-decoder-base.ts';
-
-const FINAL_LN_EPS = 1e-5;
 
 /** `representation_config` of the Gaussian decoder. */
 export interface GaussianRepresentationConfig {
@@ -259,14 +256,7 @@ export class SLatGaussianDecoder {
 
   /** Trunk + final LayerNorm + out_layer: the raw [N, 448] f32 output (rows in x's order). */
   forwardRaw(x: SparseTensor): Tensor {
-    const h = this.trunk.forward(x);
-    const h32 = h.feats.dtype === 'f32' ? h.feats : cast(h.feats, 'f32');
-    if (h32 !== h.feats) h.feats.dispose();
-    const hn = layerNorm(h32, { eps: FINAL_LN_EPS });
-    h32.dispose();
-    const out = linear(hn, this.trunk.weight('out_layer.weight'), this.trunk.weight('out_layer.bias'));
-    hn.dispose();
-    return out;
+    return this.trunk.forwardHead(x);
   }
 
   /**

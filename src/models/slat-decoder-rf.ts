@@ -10,7 +10,6 @@
  * const [rf] = await dec.decode(slat); // rf.trivec.length === N * 16 * 3 * 8
  */
 
-import { cast, layerNorm, linear } from '../nn/ops.ts';
 import type { WeightStore } from '../nn/weights.ts';
 import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
@@ -27,8 +26,6 @@ import {
   slatTrunkExpectedShapes,
   TRUNK_F16_KEY,
 } from './slat-decoder-base.ts';
-
-const FINAL_LN_EPS = 1e-5;
 
 /** `representation_config` of the RF decoder (released: rank 16, dim 8). */
 export interface StrivecRepresentationConfig {
@@ -180,14 +177,7 @@ export class SLatRadianceFieldDecoder {
 
   /** Trunk + final LayerNorm + out_layer: the raw [N, channels] f32 output. */
   forwardRaw(x: SparseTensor): Tensor {
-    const h = this.trunk.forward(x);
-    const h32 = h.feats.dtype === 'f32' ? h.feats : cast(h.feats, 'f32');
-    if (h32 !== h.feats) h.feats.dispose();
-    const hn = layerNorm(h32, { eps: FINAL_LN_EPS });
-    h32.dispose();
-    const out = linear(hn, this.trunk.weight('out_layer.weight'), this.trunk.weight('out_layer.bias'));
-    hn.dispose();
-    return out;
+    return this.trunk.forwardHead(x);
   }
 
   /**
