@@ -42,7 +42,7 @@ import { SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decod
 import { type SsFlowConfig, ssFlowPosEmb } from '../models/ss-flow.ts';
 import { MapWeightStore } from '../nn/weights.ts';
 import { TorchGenerator } from '../random/generator.ts';
-import { f16BitsToF32, f32ToF16Bits, packF16 } from '../runtime/dtype.ts';
+import { packF16, roundToDType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import { DINOV2_SUBDIR, expectedShapesFor, type ModelRole, PIPELINE_FILE } from './model-dir.ts';
@@ -268,27 +268,33 @@ function fixedBuffers(className: string, args: Record<string, unknown>): Map<str
 
 /** f16-rounded copy (what an F16 file will give back). */
 function roundTripF16(v: Float32Array): Float32Array {
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = f16BitsToF32(f32ToF16Bits(v[i]));
-  return out;
+  return roundToDType(Float32Array.from(v), 'f16');
 }
 
 type Stored = { shape: number[]; data: Float32Array };
 type Packed = { shape: number[]; data: Float32Array | Uint16Array };
 
-/** All parameters of one checkpoint as f32 values (f16-rounded when `fp16`), for models evaluated here. */
+/** Every parameter of one checkpoint (fixed buffers, else seeded initialisation), through `convert`. */
+function generateParameters<T>(
+  expected: Map<string, number[]>,
+  buffers: Map<string, Float32Array>,
+  seed: number,
+  convert: (raw: Float32Array) => T,
+): Map<string, { shape: number[]; data: T }> {
+  const out = new Map<string, { shape: number[]; data: T }>();
+  for (const [name, shape] of expected)
+    out.set(name, { shape, data: convert(buffers.get(name) ?? initParameter(name, shape, seed)) });
+  return out;
+}
+
+/** All parameters as f32 values (f16-rounded when `fp16`), for models evaluated here. */
 function generateWeights(
   expected: Map<string, number[]>,
   buffers: Map<string, Float32Array>,
   seed: number,
   fp16: boolean,
 ): Map<string, Stored> {
-  const out = new Map<string, Stored>();
-  for (const [name, shape] of expected) {
-    const raw = buffers.get(name) ?? initParameter(name, shape, seed);
-    out.set(name, { shape, data: fp16 ? roundTripF16(raw) : raw });
-  }
-  return out;
+  return generateParameters(expected, buffers, seed, (raw) => (fp16 ? roundTripF16(raw) : raw));
 }
 
 /**
@@ -301,12 +307,9 @@ function generatePacked(
   seed: number,
   fp16: boolean,
 ): Map<string, Packed> {
-  const out = new Map<string, Packed>();
-  for (const [name, shape] of expected) {
-    const raw = buffers.get(name) ?? initParameter(name, shape, seed);
-    out.set(name, { shape, data: fp16 ? packF16(raw) : raw });
-  }
-  return out;
+  return generateParameters<Float32Array | Uint16Array>(expected, buffers, seed, (raw) =>
+    fp16 ? packF16(raw) : raw,
+  );
 }
 
 function toWritable(weights: Map<string, Packed>, fp16: boolean): Record<string, WritableTensor> {
