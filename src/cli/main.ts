@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerCompare } from './compare.ts';
+import { registerDataset } from './dataset.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
 import { registerEncode } from './encode.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerOcclude2d(program);
   registerOcclude3d(program);
+  registerDataset(program);
   registerReconstruct(program);
   registerEncode(program);
   registerMakeTestModel(program);

@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander';
 import { readMesh } from '../data/mesh-io.ts';
-import { Occlusion3dError, occlude3d, TRELLIS_RESOLUTION, writeOcclude3d } from '../data/occlude3d.ts';
+import { Occlusion3dError, occlude3dToDir, TRELLIS_RESOLUTION } from '../data/occlude3d.ts';
 import { acquireCliGpu } from './gpu.ts';
 
 export interface Occlude3dCliOptions {
@@ -46,8 +46,7 @@ export async function runOcclude3d(
     gpu = got.gpu;
   }
   try {
-    const r = await occlude3d(loaded, { views, seed, resolution, gpu });
-    await writeOcclude3d(opts.out, r);
+    const r = await occlude3dToDir(opts.out, loaded, { views, seed, resolution, gpu });
     const F = r.occluded.length;
     const k = r.transforms.occlusion.occluded_faces;
     return [

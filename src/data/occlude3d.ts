@@ -447,10 +447,20 @@ export interface Occlude3dOptions {
   radius?: number;
   /** GPU context for the WGSL rasteriser; null renders on the CPU twin. */
   gpu?: GpuContext | null;
+  /**
+   * Called with each view as soon as it is rendered; the views are then not kept in the result (streaming: 150 views
+   * at 512^2 are ~350 MB). Up to `inFlight` returned promises run while the next views render.
+   */
+  onView?: (view: Occlude3dView, index: number) => Promise<void> | void;
+  /** Pending `onView` promises allowed while rendering goes on. */
+  inFlight?: number;
+  /** Filled with milliseconds per phase (adjacency, patch, project, shade, render, pack, write), added to. */
+  timings?: Record<string, number>;
 }
 
-export const OCCLUDE3D_DEFAULTS: Required<Omit<Occlude3dOptions, 'gpu'>> = {
+export const OCCLUDE3D_DEFAULTS: Required<Omit<Occlude3dOptions, 'gpu' | 'onView' | 'timings'>> = {
   views: 4,
+  inFlight: 4,
   resolution: TRELLIS_RESOLUTION,
   seed: 0,
   ratioRange: OCCLUDED_RATIO_RANGE,
@@ -523,18 +533,34 @@ export async function occlude3d(
   const mesh = loaded ? loaded.mesh : (input as Mesh);
   if (mesh.faces.length === 0) throw new Occlusion3dError('occlude3d: the mesh has no faces');
   const F = mesh.faces.length / 3;
-  const sel = selectOccludedFaces(faceAdjacency(mesh), new Rng(o.seed, 0), o.ratioRange);
+  const timings = options.timings ?? {};
+  let t0 = performance.now();
+  const lap = (phase: string) => {
+    const t = performance.now();
+    timings[phase] = (timings[phase] ?? 0) + (t - t0);
+    t0 = t;
+  };
+  const adj = faceAdjacency(mesh);
+  lap('adjacency');
+  const sel = selectOccludedFaces(adj, new Rng(o.seed, 0), o.ratioRange);
+  lap('patch');
   const camRng = new Rng(o.seed, 1);
   const offset: [number, number] = [camRng.random(), camRng.random()];
   const cameras = trellisCameras(o.views, offset, o.fovDegrees, o.radius);
   const R = o.resolution;
   const views: Occlude3dView[] = [];
-  for (const camera of cameras) {
+  const pending = new Set<Promise<void>>();
+  let failure: unknown = null;
+  for (let vi = 0; vi < cameras.length; vi++) {
+    const camera = cameras[vi]!;
     const tri = projectFaces(mesh, camera, R);
+    lap('project');
     const info = faceWords(mesh, sel.occluded, camera);
+    lap('shade');
     const r = gpu
       ? await renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD)
       : renderFacesCpu(tri, info, R, R, BACKGROUND_WORD);
+    lap('render');
     const rgba = new Uint8Array(R * R * 4);
     const mask = new Uint8Array(R * R);
     for (let i = 0; i < R * R; i++) {
@@ -546,13 +572,36 @@ export async function occlude3d(
       rgba[i * 4 + 3] = (w >>> 8) & 255;
       mask[i] = (w >>> 16) & 255;
     }
-    views.push({
+    const view: Occlude3dView = {
       image: { width: R, height: R, channels: 4, data: rgba },
       mask: { width: R, height: R, channels: 1, data: mask },
       ids: r.ids,
       camera,
-    });
+    };
+    lap('pack');
+    if (!options.onView) {
+      views.push(view);
+      continue;
+    }
+    const started = performance.now();
+    const p: Promise<void> = Promise.resolve(options.onView(view, vi)).then(
+      () => {
+        pending.delete(p);
+        timings.write = (timings.write ?? 0) + (performance.now() - started);
+      },
+      (e: unknown) => {
+        pending.delete(p);
+        failure ??= e;
+      },
+    );
+    pending.add(p);
+    while (pending.size >= o.inFlight) await Promise.race(pending);
+    if (failure) break;
+    t0 = performance.now();
   }
+  await Promise.all(pending);
+  if (failure) throw failure;
+  t0 = performance.now();
   const occludedCount = sel.occluded.reduce((s, v) => s + v, 0);
   const transforms: TransformsJson = {
     aabb: [
@@ -562,7 +611,7 @@ export async function occlude3d(
     scale: loaded?.scale ?? 1,
     offset: loaded?.offset ?? [0, 0, 0],
     frames: cameras.map((c, i) => ({
-      file_path: `${String(i).padStart(3, '0')}.png`,
+      file_path: `${viewStem(i)}.png`,
       camera_angle_x: c.fov,
       transform_matrix: c.transform,
     })),
@@ -580,6 +629,37 @@ export async function occlude3d(
   return { views, occluded: sel.occluded, ratio: sel.ratio, transforms, backend: gpu ? 'webgpu' : 'cpu' };
 }
 
+/** `NNN` file stem of view `i`. */
+export function viewStem(i: number): string {
+  return String(i).padStart(3, '0');
+}
+
+/**
+ * Renders and writes as it goes (views are not kept): `<dir>/NNN.png`, `<dir>/NNN_mask.png`, `<dir>/transforms.json`;
+ * the same files as {@link occlude3d} + {@link writeOcclude3d} with bounded memory and PNG encoding overlapped with
+ * rendering. The result's `views` is empty.
+ * @example
+ * const r = await occlude3dToDir('out/chair', await readMesh('assets/meshes/chair.ply'), { views: 150, gpu });
+ */
+export async function occlude3dToDir(
+  dir: string,
+  input: LoadedMesh | Mesh,
+  options: Occlude3dOptions = {},
+): Promise<Occlude3dResult> {
+  await mkdir(dir, { recursive: true });
+  const r = await occlude3d(input, {
+    ...options,
+    onView: async (v, i) => {
+      await Promise.all([
+        writePng(join(dir, `${viewStem(i)}.png`), v.image),
+        writePng(join(dir, `${viewStem(i)}_mask.png`), v.mask),
+      ]);
+    },
+  });
+  await writeFileAtomic(join(dir, 'transforms.json'), `${JSON.stringify(r.transforms, null, 4)}\n`);
+  return r;
+}
+
 /**
  * Writes `<dir>/NNN.png`, `<dir>/NNN_mask.png` and `<dir>/transforms.json` (no timestamps or absolute paths).
  * @example
@@ -589,7 +669,7 @@ export async function writeOcclude3d(dir: string, result: Occlude3dResult): Prom
   await mkdir(dir, { recursive: true });
   for (let i = 0; i < result.views.length; i++) {
     const v = result.views[i]!;
-    const stem = String(i).padStart(3, '0');
+    const stem = viewStem(i);
     await writePng(join(dir, `${stem}.png`), v.image);
     await writePng(join(dir, `${stem}_mask.png`), v.mask);
   }
