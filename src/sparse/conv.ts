@@ -11,26 +11,35 @@
  * [Cin, Cout] (not transposed); `prepareSparseConvWeight` reproduces that.
  *
  * Implementation: the neighbour table [N, 27] (row of each tap's voxel, -1 where empty) is built once per
- * coordinate set on the CPU with a hash map and kept in the tensor's cache, uploaded once as an f32 index (exact
- * below 2^24 rows). Each call gathers the neighbours' features with `gatherRows` (missing taps give zero rows:
- * the gather kernel writes zeros for out-of-range indices) into an im2col block and runs one `linear` (the tiled
- * / subgroup-matrix GEMM) per block of rows; blocks keep the im2col buffer under `IM2COL_BUDGET_BYTES`.
+ * coordinate set on the CPU with a hash map and kept in the tensor's cache. Two rungs on the GPU (`variant`):
+ * - `fused` (src/ops/conv/sparse_conv.wgsl): one gather + GEMM kernel reading the neighbour table (uploaded once
+ *   as i32), no im2col buffer. Needs the whole feature table in one binding.
+ * - `im2col`: each call gathers the neighbours' features with `gatherRows` (missing taps give zero rows: the
+ *   gather kernel writes zeros for out-of-range indices; the table is uploaded once as an f32 index, exact below
+ *   2^24 rows) into an im2col block and runs one `linear` (the tiled / subgroup-matrix GEMM) per block of rows;
+ *   blocks keep the im2col buffer under `IM2COL_BUDGET_BYTES`. This is also the CPU path (the fused kernel's twin).
+ * `auto` picks per adapter by measurement (`SUBM_AUTO_FUSED`): see the notes below.
  *
  * Numerics: f32 results differ from spconv only by summation order (one 27 Cin-long dot product in the GEMM
  * versus spconv's per-tap partial sums). In f16, spconv's native algorithm rounds the running sum to half after
  * every tap (centre tap first, then the other 26 in kernel order, bias last); we accumulate all 27 taps in f32 and
  * round once, which is more accurate: expect differences of a few half-ulps of the output versus fp16 spconv.
  *
- * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic); a dedicated
- * implicit-GEMM WGSL kernel reading the neighbour table directly (saves the im2col round trip through memory,
- * 27x the input size; worth doing when the conv dominates a profile on the device; not measured yet).
+ * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic). The fused
+ * kernel vs im2col, `npm run bench -- slat --only conv` (128 -> 128 channels on the 20,256-voxel shell, or 32 ->
+ * 32 on 1.9k voxels with --small): figures in docs/performance.md. On CPU adapters (lavapipe) the fused kernel
+ * wins (no 27x im2col round trip through memory) and `auto` uses it; on GPUs with subgroup matrices the im2col
+ * GEMM runs on the sgmat rung, which the fused kernel's scalar tiles cannot match, so `auto` keeps im2col there
+ * until the device benchmark says otherwise.
  *
  * @example
  * const w = prepareSparseConvWeight(store.load('input_blocks.0.conv1.conv.weight', { gpu })); // [128,3,3,3,128]
  * const y = submConv3d(x, w, bias); // x: SparseTensor [N, 128]
  */
 
+import { sparseConvFused, sparseConvFusedFits } from '../ops/conv/sparse_conv.ts';
 import { concat } from '../ops/layout/concat.ts';
+import { RowIndex } from '../ops/layout/index.ts';
 import { permute } from '../ops/layout/permute.ts';
 import { gatherRows } from '../ops/layout/rows.ts';
 import { linear } from '../ops/matmul/linear.ts';
@@ -43,6 +52,29 @@ import { coordKey, type SparseTensor } from './sparse-tensor.ts';
 /** Upper bound of one im2col block (the gathered [rows, 27 Cin] matrix). */
 export const IM2COL_BUDGET_BYTES = 128 * 1024 * 1024;
 export const SUBM_TAPS = 27;
+
+/** GPU rung of `submConv3d`: the fused gather-GEMM kernel, the im2col gather + GEMM, or picked per adapter. */
+export type SubmConvVariant = 'auto' | 'fused' | 'im2col';
+
+export interface SubmConvOptions {
+  /** GPU kernel rung (ignored on the CPU, which always runs the im2col twin). */
+  variant?: SubmConvVariant;
+}
+
+export const SUBM_CONV_DEFAULTS: Required<SubmConvOptions> = { variant: 'auto' };
+
+/**
+ * Whether `auto` uses the fused kernel on this adapter: yes on CPU adapters (lavapipe, measured faster), no where
+ * the GEMM can use subgroup matrices (f16 sgmat rung), yes otherwise (both are scalar-tile kernels there and the
+ * fused one skips the im2col traffic). See the file notes and docs/performance.md.
+ */
+export function submAutoFused(gpu: GpuContext, dtype: string): boolean {
+  const cpuAdapter = /llvmpipe|lavapipe|swiftshader/i.test(
+    `${gpu.adapterInfo.device} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`,
+  );
+  if (cpuAdapter) return true;
+  return !(dtype === 'f16' && gpu.features.subgroupMatrix.length > 0);
+}
 
 export interface SparseConvWeight {
   readonly kernel: 1 | 3;
@@ -139,8 +171,14 @@ function neighbourBlocks(x: SparseTensor, rowsPerBlock: number, gpu: GpuContext 
  * @example
  * const h = submConv3d(x, prepareSparseConvWeight(w), bias); // x [N, Cin] -> [N, Cout]
  */
-export function submConv3d(x: SparseTensor, w: SparseConvWeight, bias: Tensor | null): SparseTensor {
+export function submConv3d(
+  x: SparseTensor,
+  w: SparseConvWeight,
+  bias: Tensor | null,
+  options: SubmConvOptions = {},
+): SparseTensor {
   const op = 'submConv3d';
+  const o = { ...SUBM_CONV_DEFAULTS, ...options };
   if (x.channels !== w.cin) {
     throw new ShapeError(
       op,
@@ -152,9 +190,18 @@ export function submConv3d(x: SparseTensor, w: SparseConvWeight, bias: Tensor | 
   }
   if (x.n === 0) throw new ShapeError(op, 'the sparse tensor has no voxels');
   if (w.kernel === 1) return x.withFeats(linear(x.feats, w.matrix, bias));
+  const gpu = x.feats.gpu;
+  if (gpu && sparseConvFusedFits(x.feats)) {
+    const fused = o.variant === 'fused' || (o.variant === 'auto' && submAutoFused(gpu, x.feats.dtype));
+    if (fused) {
+      const table = x.cached('subm3.table', () => submNeighbours(x.coords));
+      const idx = x.cached('subm3.rows', () => RowIndex.from(table));
+      return x.withFeats(sparseConvFused(x.feats, idx.gpuBuffer(gpu), w.matrix, bias));
+    }
+  }
   const rowBytes = SUBM_TAPS * w.cin * bytesPerElement(x.feats.dtype);
   const rowsPerBlock = Math.max(1, Math.min(x.n, Math.floor(IM2COL_BUDGET_BYTES / rowBytes)));
-  const nb = neighbourBlocks(x, rowsPerBlock, x.feats.gpu);
+  const nb = neighbourBlocks(x, rowsPerBlock, gpu);
   const outs: Tensor[] = [];
   for (const idx of nb.blocks) {
     const rows = idx.shape[0] / SUBM_TAPS;
