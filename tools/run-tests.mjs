@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with Node's test runner (tsx for TypeScript).
+// Runs every *.test.ts under src/, test/, tools/ and web/ with Node's test runner (tsx for TypeScript).
 // Usage: npm test [-- <substring filter>...]
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -9,14 +9,14 @@ const filters = process.argv.slice(2);
 function walk(dir) {
   const out = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.name === 'node_modules' || e.name.startsWith('.')) continue;
+    if (e.name === 'node_modules' || e.name === 'dist' || e.name.startsWith('.')) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...walk(p));
     else if (e.name.endsWith('.test.ts')) out.push(p);
   }
   return out;
 }
-const files = ['src', 'test', 'tools']
+const files = ['src', 'test', 'tools', 'web']
   .flatMap((d) => {
     try {
       return walk(d);
