@@ -3,6 +3,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { WebIO } from '@gltf-transform/core';
+import { validateGlb } from '../../test/helpers/gltf.ts';
 import { readMesh } from '../data/mesh-io.ts';
 import { extractMesh, FLEXICUBES_CHANNELS } from './flexicubes.ts';
 import {
@@ -10,6 +12,7 @@ import {
   type Mesh,
   meshToGlb,
   meshToPly,
+  texturedMeshToGlb,
   weldVertices,
   writeMeshGlb,
   writeMeshPly,
@@ -50,61 +53,97 @@ function parseGlb(bytes: Uint8Array): { json: Record<string, unknown>; bin: Uint
   return { json, bin: bytes.slice(b + 8, b + 8 + binLen) };
 }
 
-interface Accessor {
-  bufferView: number;
-  componentType: number;
-  count: number;
-  type: string;
-  min?: number[];
-  max?: number[];
-}
-interface BufferView {
-  byteOffset: number;
-  byteLength: number;
+/** The first primitive's attribute arrays and indices, read back with gltf-transform. */
+async function readPrimitive(bytes: Uint8Array): Promise<{
+  attrs: Record<string, Float32Array | Uint32Array>;
+  indices: Uint32Array;
+  material: Record<string, unknown>;
+}> {
+  const doc = await new WebIO().readBinary(bytes);
+  const prim = doc.getRoot().listMeshes()[0].listPrimitives()[0];
+  const attrs: Record<string, Float32Array | Uint32Array> = {};
+  for (const name of prim.listSemantics()) attrs[name] = prim.getAttribute(name)?.getArray() as Float32Array;
+  const mat = prim.getMaterial();
+  return {
+    attrs,
+    indices: Uint32Array.from(prim.getIndices()?.getArray() ?? []),
+    material: {
+      alphaMode: mat?.getAlphaMode(),
+      metallic: mat?.getMetallicFactor(),
+      roughness: mat?.getRoughnessFactor(),
+      texture: mat?.getBaseColorTexture()?.getMimeType() ?? null,
+    },
+  };
 }
 
-test('meshToGlb: positions Y-up with min/max, uint32 indices, clamped float COLOR_0; all views aligned', () => {
-  const m = tetra();
-  const { json, bin } = parseGlb(meshToGlb(m));
-  const accessors = json.accessors as Accessor[];
-  const views = json.bufferViews as BufferView[];
-  const prim = (json.meshes as { primitives: { attributes: Record<string, number>; indices: number }[] }[])[0]
-    .primitives[0];
-  assert.equal((json.buffers as { byteLength: number }[])[0].byteLength, bin.byteLength);
-  for (const v of views) assert.equal(v.byteOffset % 4, 0, 'bufferView offset aligned');
-  const read = (a: Accessor, n: number): Float32Array | Uint32Array => {
-    const v = views[a.bufferView];
-    assert.equal(v.byteLength, a.count * n * 4);
-    const raw = bin.slice(v.byteOffset, v.byteOffset + v.byteLength).buffer;
-    return a.componentType === 5126 ? new Float32Array(raw) : new Uint32Array(raw);
-  };
-  const pa = accessors[prim.attributes.POSITION];
-  assert.equal(pa.count, 5);
-  assert.deepEqual([...read(pa, 3)], [...zUpToYUp(m.vertices)]);
-  assert.deepEqual(pa.min, [0, 0, -9]);
-  assert.deepEqual(pa.max, [9, 9, 0]);
-  const ia = accessors[prim.indices];
-  assert.equal(ia.componentType, 5125);
-  assert.deepEqual([...read(ia, 1)], [...m.faces]);
-  const ca = accessors[prim.attributes.COLOR_0];
-  assert.equal(ca.type, 'VEC3');
-  const col = read(ca, 3);
-  assert.deepEqual([...col.subarray(0, 6)], [...new Float32Array([0.1, 0.2, 0.3, 1, 0, 0.5])]);
-  // Z-up kept when asked; no colour when asked
-  const raw = parseGlb(meshToGlb(m, { yUp: false, vertexColors: false })).json;
-  assert.equal((raw.accessors as Accessor[]).length, 2);
-  assert.deepEqual((raw.accessors as Accessor[])[0].max, [9, 9, 9]);
+test('meshToGlb: valid glTF (Khronos validator); Y-up positions, uint32 indices, clamped COLOR_0, unit normals', async () => {
+  const m = compactMesh(tetra());
+  const bytes = await meshToGlb(m);
+  parseGlb(bytes);
+  const report = await validateGlb(bytes);
+  assert.equal(report.errors, 0, report.text);
+  assert.equal(report.warnings, 0, report.text);
+  const { attrs, indices, material } = await readPrimitive(bytes);
+  assert.deepEqual([...attrs.POSITION], [...zUpToYUp(m.vertices)]);
+  assert.deepEqual([...indices], [...m.faces]);
+  assert.deepEqual([...attrs.COLOR_0.subarray(0, 6)], [...new Float32Array([0.1, 0.2, 0.3, 1, 0, 0.5])]);
+  const nrm = attrs.NORMAL;
+  for (let v = 0; v < nrm.length / 3; v++) {
+    assert.ok(Math.abs(Math.hypot(nrm[v * 3], nrm[v * 3 + 1], nrm[v * 3 + 2]) - 1) < 1e-6, 'unit normal');
+  }
+  // Vertex 0 is the corner of the three axis-plane faces (outward normals -z, -y, -x Z-up, areas 0.06, 0.04,
+  // 0.03): the area-weighted normal is (-0.03, -0.04, -0.06) normalised, (-0.03, -0.06, 0.04) after Y-up.
+  const l = Math.hypot(0.03, 0.06, 0.04);
+  for (const [j, want] of [-0.03 / l, -0.06 / l, 0.04 / l].entries())
+    assert.ok(Math.abs(nrm[j] - want) < 1e-6);
+  assert.deepEqual(material, { alphaMode: 'OPAQUE', metallic: 0, roughness: 1, texture: null });
+  // Z-up kept when asked; no colour and no normals when asked
+  const raw = await readPrimitive(await meshToGlb(m, { yUp: false, vertexColors: false, normals: false }));
+  assert.deepEqual(Object.keys(raw.attrs), ['POSITION']);
+  assert.deepEqual([...raw.attrs.POSITION], [...m.vertices]);
 });
 
-test('meshToGlb refuses empty meshes and out-of-range indices (named sizes)', () => {
-  assert.throws(() => meshToGlb({ vertices: new Float32Array(0), faces: new Uint32Array(0) }), /empty mesh/);
-  assert.throws(
-    () => meshToGlb({ vertices: new Float32Array(6), faces: new Uint32Array([0, 1, 2]) }),
+test('texturedMeshToGlb: TEXCOORD_0 + embedded PNG base colour, OPAQUE; passes the validator', async () => {
+  const m = compactMesh(tetra());
+  const uvs = new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]);
+  // 2x2 RGB PNG made by sharp (any valid PNG will do for the container test).
+  const sharp = (await import('sharp')).default;
+  const png = new Uint8Array(
+    await sharp(Buffer.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]), {
+      raw: { width: 2, height: 2, channels: 3 },
+    })
+      .png()
+      .toBuffer(),
+  );
+  const bytes = await texturedMeshToGlb({ ...m, uvs }, { image: png, mimeType: 'image/png' });
+  const report = await validateGlb(bytes);
+  assert.equal(report.errors, 0, report.text);
+  const { attrs, material } = await readPrimitive(bytes);
+  assert.deepEqual([...attrs.TEXCOORD_0], [...uvs]);
+  assert.equal(attrs.COLOR_0, undefined, 'the texture replaces vertex colours');
+  assert.deepEqual(material, { alphaMode: 'OPAQUE', metallic: 0, roughness: 1, texture: 'image/png' });
+  await assert.rejects(
+    texturedMeshToGlb({ ...m, uvs: new Float32Array(3) }, { image: png, mimeType: 'image/png' }),
+    /uvs \[3\] is not \[V\*2\]/,
+  );
+});
+
+test('meshToGlb refuses empty meshes and out-of-range indices (named sizes)', async () => {
+  await assert.rejects(meshToGlb({ vertices: new Float32Array(0), faces: new Uint32Array(0) }), /empty mesh/);
+  await assert.rejects(
+    meshToGlb({ vertices: new Float32Array(6), faces: new Uint32Array([0, 1, 2]) }),
     /uses vertex 2 but V = 2/,
   );
-  assert.throws(
-    () => meshToGlb({ ...tetra(), vertexAttrs: new Float32Array(7) }),
+  await assert.rejects(
+    meshToGlb({ ...tetra(), vertexAttrs: new Float32Array(7) }),
     /vertexAttrs \[7\] is not \[V\*6\] for V = 5/,
+  );
+  await assert.rejects(
+    meshToGlb({
+      vertices: new Float32Array([0, 0, 0, 1, 0, 0, Number.NaN, 1, 0]),
+      faces: new Uint32Array([0, 1, 2]),
+    }),
+    /vertex 2 has a non-finite coordinate/,
   );
 });
 
@@ -125,7 +164,7 @@ test('writeMeshPly / writeMeshGlb write atomically; the PLY reads back through s
     // vertex 1 colour (1.5, -0.5, 0.5) -> clamped (255, 0, 128), alpha 255
     assert.deepEqual([...bytes.subarray(hdr + 16 + 12, hdr + 16 + 16)], [255, 0, 128, 255]);
     assert.equal(bytes.byteLength, hdr + 5 * 16 + 4 * 13);
-    assert.deepEqual(await readFile(join(dir, 'mesh.glb')), Buffer.from(meshToGlb(m)));
+    assert.deepEqual(await readFile(join(dir, 'mesh.glb')), Buffer.from(await meshToGlb(m)));
     // geometry-only layout (what the official trimesh export produces for 6-channel attrs)
     await writeMeshPly(join(dir, 'plain.ply'), m, { colors: false });
     const plain = await readFile(join(dir, 'plain.ply'));
@@ -156,7 +195,7 @@ test('compactMesh drops unused vertices and degenerate faces; weldVertices merge
   assert.equal(meshToPly(w).byteLength > 0, true);
 });
 
-test('extractMesh output goes straight into compactMesh / meshToGlb / meshToPly', () => {
+test('extractMesh output goes straight into compactMesh / meshToGlb / meshToPly', async () => {
   const feats = new Float32Array(2 * FLEXICUBES_CHANNELS);
   feats.fill(-0.3, 0, 8);
   feats.fill(-0.3, FLEXICUBES_CHANNELS, FLEXICUBES_CHANNELS + 8);
@@ -164,10 +203,11 @@ test('extractMesh output goes straight into compactMesh / meshToGlb / meshToPly'
   const ex = extractMesh(new Int32Array([0, 1, 1, 1, 0, 2, 1, 1]), feats, { resolution: 4 });
   const m = compactMesh(ex);
   assert.equal(m.vertices.length, ex.vertices.length, 'a closed FlexiCubes blob uses every dual vertex');
-  const { json } = parseGlb(meshToGlb(m));
-  const acc = json.accessors as Accessor[];
-  assert.equal(acc[0].count, m.vertices.length / 3);
-  assert.equal(acc[1].count, m.faces.length);
+  const glb = await meshToGlb(m);
+  assert.equal((await validateGlb(glb)).errors, 0);
+  const { attrs, indices } = await readPrimitive(glb);
+  assert.equal(attrs.POSITION.length, m.vertices.length);
+  assert.equal(indices.length, m.faces.length);
   const ply = meshToPly(m);
   assert.ok(new TextDecoder().decode(ply.subarray(0, 400)).includes(`element face ${m.faces.length / 3}`));
 });

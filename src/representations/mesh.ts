@@ -1,13 +1,14 @@
 /**
  * Triangle-mesh outputs of the mesh decoder: the `Mesh` type, axis conversion as the official GLB export does it
- * (ARCHITECTURE.md §h.2 step 5), cleanup helpers, and writers for binary glTF (GLB, vertex colours) and PLY
+ * (ARCHITECTURE.md §h.2 step 5), cleanup helpers, and writers for binary glTF (GLB, vertex colours or a texture) and PLY
  * (like the official inference.py's `mesh.ply`).
  *
  * Notes
- * - GLB is written by hand (glTF 2.0: 12-byte header, JSON chunk padded with spaces, BIN chunk padded with zeros,
- *   every chunk and buffer view 4-byte aligned). `@gltf-transform/core` is listed in package.json but was not
- *   installed when this was written; the container is small enough that a dependency buys nothing here, and
- *   src/representations/mesh.test.ts parses the result back field by field.
+ * - GLB is written with `@gltf-transform/core` (WebIO.writeBinary: no file system, so the same code runs in the
+ *   browser). A hand-written container came first (12-byte header, padded JSON and BIN chunks); it was replaced
+ *   when textures and normals arrived, which need samplers, images and more accessors. Tests run the Khronos glTF
+ *   validator on the output.
+ * - Textured export (simplify -> UV atlas -> bake from the Gaussians): src/representations/glb-export.ts.
  * - Material: the official textured GLB (postprocessing_utils.to_glb) uses a PBR material with roughness 1 and
  *   leaves metallicFactor unset, which glTF reads as 1 (fully metallic); for vertex colours we default to
  *   metallic 0 (a diffuse look), overridable.
@@ -19,6 +20,7 @@
  *   three attrs (x 255, rounded as trimesh's to_rgba does, clamped) and alpha 255.
  */
 
+import { Document, WebIO } from '@gltf-transform/core';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 
 /** An indexed triangle mesh with optional per-vertex attributes. */
@@ -131,13 +133,15 @@ export function weldVertices(mesh: Mesh, epsilon = 1e-6): Mesh {
   return compactMesh({ ...mesh, faces });
 }
 
-/** Options of `writeMeshGlb` / `meshToGlb`. */
+/** Options of `writeMeshGlb` / `meshToGlb` / `texturedMeshToGlb`. */
 export interface GlbOptions {
   /** Rotate Z-up positions to Y-up as the official export does (default true). */
   yUp?: boolean;
-  /** Write COLOR_0 from the first three attrs when the mesh has them (default true). */
+  /** Write COLOR_0 from the first three attrs when the mesh has them (default true; `meshToGlb` only). */
   vertexColors?: boolean;
-  /** PBR metallic factor (default 0; the official textured export leaves it unset = 1). */
+  /** Write smooth per-vertex NORMALs (area-weighted, shared across UV seams); without them viewers shade flat. */
+  normals?: boolean;
+  /** PBR metallic factor (default 0; the official textured export leaves it unset = 1, a common complaint). */
   metallic?: number;
   /** PBR roughness factor (default 1, as the official export). */
   roughness?: number;
@@ -145,125 +149,173 @@ export interface GlbOptions {
   generator?: string;
 }
 
-const GLB_MAGIC = 0x46546c67; // 'glTF'
-const CHUNK_JSON = 0x4e4f534a; // 'JSON'
-const CHUNK_BIN = 0x004e4942; // 'BIN\0'
-const FLOAT = 5126;
-const UNSIGNED_INT = 5125;
-const ARRAY_BUFFER = 34962;
-const ELEMENT_ARRAY_BUFFER = 34963;
+export const GLB_DEFAULTS: Required<GlbOptions> = {
+  yUp: true,
+  vertexColors: true,
+  normals: true,
+  metallic: 0,
+  roughness: 1,
+  generator: 'amodal3r-ts',
+};
 
-const pad4 = (n: number): number => (n + 3) & ~3;
+/** An encoded base-colour image for `texturedMeshToGlb` (sRGB, as glTF defines base colour). */
+export interface GlbTexture {
+  /** PNG or JPEG bytes. */
+  image: Uint8Array;
+  mimeType: 'image/png' | 'image/jpeg';
+}
+
+/** glTF sampler constants (WebGL enums). */
+const GL_LINEAR = 9729;
+const GL_LINEAR_MIPMAP_LINEAR = 9987;
+const GL_CLAMP_TO_EDGE = 33071;
 
 /**
- * Encodes a mesh as a binary glTF 2.0 file (one mesh, one node, one primitive of triangles; POSITION, COLOR_0
- * (float RGB in [0, 1]) and uint32 indices).
- * @example
- * const bytes = meshToGlb(mesh, { yUp: true });
+ * Area-weighted vertex normals; vertices at the same position (UV-seam copies) share one normal so seams do not
+ * show in the shading. Degenerate spots get +Z (after the axis change: up).
  */
-export function meshToGlb(mesh: Mesh, options: GlbOptions = {}): Uint8Array {
+export function vertexNormals(vertices: Float32Array, faces: Uint32Array): Float32Array {
+  const nv = vertices.length / 3;
+  const key = new Map<string, number>();
+  const group = new Uint32Array(nv);
+  for (let v = 0; v < nv; v++) {
+    const k = `${vertices[v * 3]},${vertices[v * 3 + 1]},${vertices[v * 3 + 2]}`;
+    let g = key.get(k);
+    if (g === undefined) {
+      g = key.size;
+      key.set(k, g);
+    }
+    group[v] = g;
+  }
+  const acc = new Float64Array(key.size * 3);
+  for (let f = 0; f < faces.length; f += 3) {
+    const [a, b, c] = [faces[f] * 3, faces[f + 1] * 3, faces[f + 2] * 3];
+    const e1 = [
+      vertices[b] - vertices[a],
+      vertices[b + 1] - vertices[a + 1],
+      vertices[b + 2] - vertices[a + 2],
+    ];
+    const e2 = [
+      vertices[c] - vertices[a],
+      vertices[c + 1] - vertices[a + 1],
+      vertices[c + 2] - vertices[a + 2],
+    ];
+    // cross(e1, e2) has length 2 * area: the area weighting comes for free.
+    const n = [e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]];
+    for (const v of [faces[f], faces[f + 1], faces[f + 2]])
+      for (let j = 0; j < 3; j++) acc[group[v] * 3 + j] += n[j];
+  }
+  const out = new Float32Array(nv * 3);
+  for (let v = 0; v < nv; v++) {
+    const g = group[v] * 3;
+    const l = Math.hypot(acc[g], acc[g + 1], acc[g + 2]);
+    if (l > 0) for (let j = 0; j < 3; j++) out[v * 3 + j] = acc[g + j] / l;
+    else out[v * 3 + 2] = 1;
+  }
+  return out;
+}
+
+/** One-mesh glTF document: POSITION (+ NORMAL, COLOR_0, TEXCOORD_0), uint32 indices, one PBR material. */
+function buildDocument(
+  mesh: Mesh,
+  o: Required<GlbOptions>,
+  texture: { uvs: Float32Array; image: GlbTexture } | null,
+): Document {
   validateMesh(mesh);
   const c = attrChannelsOf(mesh);
   const nv = mesh.vertices.length / 3;
   const nf = mesh.faces.length / 3;
-  if (nv === 0 || nf === 0) throw new Error(`meshToGlb: empty mesh (V = ${nv}, F = ${nf})`);
-  const pos = options.yUp === false ? mesh.vertices : zUpToYUp(mesh.vertices);
-  const withColor = options.vertexColors !== false && c >= 3 && mesh.vertexAttrs !== undefined;
-  const min = [Infinity, Infinity, Infinity];
-  const max = [-Infinity, -Infinity, -Infinity];
-  for (let v = 0; v < nv; v++) {
-    for (let j = 0; j < 3; j++) {
-      const x = pos[v * 3 + j];
-      if (!Number.isFinite(x)) throw new Error(`meshToGlb: vertex ${v} has a non-finite coordinate`);
-      min[j] = Math.min(min[j], x);
-      max[j] = Math.max(max[j], x);
-    }
+  if (nv === 0 || nf === 0) throw new Error(`GLB: empty mesh (V = ${nv}, F = ${nf})`);
+  for (let i = 0; i < mesh.vertices.length; i++) {
+    if (!Number.isFinite(mesh.vertices[i]))
+      throw new Error(`GLB: vertex ${Math.floor(i / 3)} has a non-finite coordinate`);
   }
-  let color: Float32Array | null = null;
-  if (withColor && mesh.vertexAttrs) {
-    color = new Float32Array(nv * 3);
+  const pos = o.yUp ? zUpToYUp(mesh.vertices) : mesh.vertices.slice();
+  const doc = new Document();
+  doc.getRoot().getAsset().generator = o.generator;
+  const buffer = doc.createBuffer();
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(pos).setBuffer(buffer))
+    .setIndices(doc.createAccessor().setType('SCALAR').setArray(mesh.faces.slice()).setBuffer(buffer));
+  if (o.normals) {
+    prim.setAttribute(
+      'NORMAL',
+      doc.createAccessor().setType('VEC3').setArray(vertexNormals(pos, mesh.faces)).setBuffer(buffer),
+    );
+  }
+  const material = doc
+    .createMaterial('material')
+    .setBaseColorFactor([1, 1, 1, 1])
+    .setMetallicFactor(o.metallic)
+    .setRoughnessFactor(o.roughness)
+    .setAlphaMode('OPAQUE')
+    .setDoubleSided(false);
+  if (texture) {
+    if (texture.uvs.length !== nv * 2)
+      throw new Error(`GLB: uvs [${texture.uvs.length}] is not [V*2] for V = ${nv}`);
+    prim.setAttribute(
+      'TEXCOORD_0',
+      doc.createAccessor().setType('VEC2').setArray(texture.uvs.slice()).setBuffer(buffer),
+    );
+    const tex = doc
+      .createTexture('baseColor')
+      .setImage(texture.image.image)
+      .setMimeType(texture.image.mimeType);
+    material.setBaseColorTexture(tex);
+    material
+      .getBaseColorTextureInfo()
+      ?.setMagFilter(GL_LINEAR)
+      .setMinFilter(GL_LINEAR_MIPMAP_LINEAR)
+      .setWrapS(GL_CLAMP_TO_EDGE)
+      .setWrapT(GL_CLAMP_TO_EDGE);
+  } else if (o.vertexColors && c >= 3 && mesh.vertexAttrs) {
+    const color = new Float32Array(nv * 3);
     for (let v = 0; v < nv; v++) {
       for (let j = 0; j < 3; j++) color[v * 3 + j] = Math.min(1, Math.max(0, mesh.vertexAttrs[v * c + j]));
     }
+    prim.setAttribute('COLOR_0', doc.createAccessor().setType('VEC3').setArray(color).setBuffer(buffer));
   }
-  const parts: Uint8Array[] = [
-    new Uint8Array(pos.buffer, pos.byteOffset, pos.byteLength),
-    new Uint8Array(mesh.faces.buffer, mesh.faces.byteOffset, mesh.faces.byteLength),
-  ];
-  if (color) parts.push(new Uint8Array(color.buffer));
-  const offsets: number[] = [];
-  let binLen = 0;
-  for (const p of parts) {
-    offsets.push(binLen);
-    binLen = pad4(binLen + p.byteLength);
-  }
-  const attributes: Record<string, number> = { POSITION: 0 };
-  const bufferViews: object[] = [
-    { buffer: 0, byteOffset: offsets[0], byteLength: parts[0].byteLength, target: ARRAY_BUFFER },
-    { buffer: 0, byteOffset: offsets[1], byteLength: parts[1].byteLength, target: ELEMENT_ARRAY_BUFFER },
-  ];
-  const accessors: object[] = [
-    { bufferView: 0, componentType: FLOAT, count: nv, type: 'VEC3', min, max },
-    { bufferView: 1, componentType: UNSIGNED_INT, count: nf * 3, type: 'SCALAR' },
-  ];
-  if (color) {
-    bufferViews.push({
-      buffer: 0,
-      byteOffset: offsets[2],
-      byteLength: parts[2].byteLength,
-      target: ARRAY_BUFFER,
-    });
-    accessors.push({ bufferView: 2, componentType: FLOAT, count: nv, type: 'VEC3' });
-    attributes.COLOR_0 = 2;
-  }
-  const gltf = {
-    asset: { version: '2.0', generator: options.generator ?? 'amodal3r-ts' },
-    scene: 0,
-    scenes: [{ nodes: [0] }],
-    nodes: [{ mesh: 0 }],
-    meshes: [{ primitives: [{ attributes, indices: 1, material: 0, mode: 4 }] }],
-    materials: [
-      {
-        pbrMetallicRoughness: {
-          baseColorFactor: [1, 1, 1, 1],
-          metallicFactor: options.metallic ?? 0,
-          roughnessFactor: options.roughness ?? 1,
-        },
-        doubleSided: false,
-      },
-    ],
-    accessors,
-    bufferViews,
-    buffers: [{ byteLength: binLen }],
-  };
-  const jsonRaw = new TextEncoder().encode(JSON.stringify(gltf));
-  const jsonLen = pad4(jsonRaw.byteLength);
-  const total = 12 + 8 + jsonLen + 8 + binLen;
-  const out = new Uint8Array(total);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, GLB_MAGIC, true);
-  dv.setUint32(4, 2, true);
-  dv.setUint32(8, total, true);
-  dv.setUint32(12, jsonLen, true);
-  dv.setUint32(16, CHUNK_JSON, true);
-  out.set(jsonRaw, 20);
-  out.fill(0x20, 20 + jsonRaw.byteLength, 20 + jsonLen); // JSON padding: spaces
-  const binStart = 20 + jsonLen;
-  dv.setUint32(binStart, binLen, true);
-  dv.setUint32(binStart + 4, CHUNK_BIN, true);
-  parts.forEach((p, i) => {
-    out.set(p, binStart + 8 + offsets[i]); // BIN padding stays zero
-  });
-  return out;
+  prim.setMaterial(material);
+  const node = doc.createNode('mesh').setMesh(doc.createMesh('mesh').addPrimitive(prim));
+  doc.getRoot().setDefaultScene(doc.createScene('scene').addChild(node));
+  return doc;
 }
 
 /**
- * Writes `mesh` as a GLB file atomically (temp file + rename).
+ * Encodes a mesh as binary glTF (GLB) with `@gltf-transform/core`: one node, one triangle primitive (POSITION,
+ * NORMAL, COLOR_0 as float RGB in [0, 1] when the mesh has colours, uint32 indices), an opaque PBR material.
+ * No file system: the browser app uses this directly.
+ * @example
+ * const bytes = await meshToGlb(mesh, { yUp: true });
+ */
+export async function meshToGlb(mesh: Mesh, options: GlbOptions = {}): Promise<Uint8Array> {
+  const o = { ...GLB_DEFAULTS, ...options };
+  return new WebIO().writeBinary(buildDocument(mesh, o, null));
+}
+
+/**
+ * Encodes a UV-mapped mesh with a base-colour texture as GLB: TEXCOORD_0, the image embedded in the BIN chunk,
+ * sampler linear + mipmaps, clamp to edge, material OPAQUE (alpha ignored), metallic 0, roughness 1.
+ * @example
+ * const bytes = await texturedMeshToGlb(uvMesh, { image: png, mimeType: 'image/png' });
+ */
+export async function texturedMeshToGlb(
+  mesh: Mesh & { uvs: Float32Array },
+  texture: GlbTexture,
+  options: GlbOptions = {},
+): Promise<Uint8Array> {
+  const o = { ...GLB_DEFAULTS, ...options };
+  return new WebIO().writeBinary(buildDocument(mesh, o, { uvs: mesh.uvs, image: texture }));
+}
+
+/**
+ * Writes `mesh` as a vertex-colour GLB file atomically (temp file + rename).
  * @example
  * await writeMeshGlb('out/mesh.glb', { vertices, faces, vertexAttrs });
  */
 export async function writeMeshGlb(path: string, mesh: Mesh, options: GlbOptions = {}): Promise<void> {
-  await writeFileAtomic(path, meshToGlb(mesh, options));
+  await writeFileAtomic(path, await meshToGlb(mesh, options));
 }
 
 /** Options of `meshToPly` / `writeMeshPly`. */
