@@ -4,7 +4,8 @@
  */
 
 import type { Command } from 'commander';
-import { encodeCondition, writeConditioning } from '../pipeline/encode.ts';
+import { writeConditioning } from '../pipeline/conditioning-file.ts';
+import { encodeCondition } from '../pipeline/encode.ts';
 import { acquireDevice, type DeviceChoice } from '../pipeline/reconstruct.ts';
 import { createProgress } from './progress.ts';
 

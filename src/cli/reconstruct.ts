@@ -5,7 +5,7 @@
  */
 
 import type { Command } from 'commander';
-import { readConditioning } from '../pipeline/encode.ts';
+import { readConditioning } from '../pipeline/conditioning-file.ts';
 import {
   type DeviceChoice,
   OUTPUT_FORMATS,

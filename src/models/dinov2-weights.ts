@@ -9,10 +9,8 @@
  * `python -c "import torch,safetensors.torch as s; s.save_file(torch.load('dinov2_vitl14_reg4_pretrain.pth'), 'dinov2_vitl14_reg.safetensors')"`.
  */
 
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { openSafetensorsFile } from '../io/safetensors.node.ts';
+import { type ModelFiles, resolveModelFiles } from '../io/model-files.ts';
+import { SafetensorsReader } from '../io/safetensors.ts';
 import { SafetensorsWeightStore } from '../nn/safetensors-store.ts';
 import { type LoadOptions, WeightError, type WeightStore } from '../nn/weights.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -182,30 +180,40 @@ export const DINOV2_FILES = {
  * const dino = await Dinov2.load(store, config, { gpu });
  */
 export async function openDinov2Dir(
-  dir: string,
+  dirOrFiles: string | ModelFiles,
 ): Promise<{ store: WeightStore & { close(): Promise<void> }; config: Dinov2Config; layout: 'hf' | 'hub' }> {
-  const hfCfg = join(dir, DINOV2_FILES.hfConfig);
-  const hfW = join(dir, DINOV2_FILES.hfWeights);
-  const hubW = join(dir, DINOV2_FILES.hubWeights);
-  if (existsSync(hfCfg) && existsSync(hfW)) {
-    const cfg = JSON.parse(await readFile(hfCfg, 'utf8')) as HfDinov2Config;
-    const inner = new SafetensorsWeightStore(await openSafetensorsFile(hfW), hfW);
+  const files = await resolveModelFiles(dirOrFiles);
+  const isFile = async (rel: string) => (await files.kind(rel)) === 'file';
+  const openStore = async (rel: string) => {
+    const src = await files.open(rel);
+    try {
+      return new SafetensorsWeightStore(await SafetensorsReader.open(src), files.display(rel));
+    } catch (e) {
+      await src.close?.();
+      throw e;
+    }
+  };
+  if ((await isFile(DINOV2_FILES.hfConfig)) && (await isFile(DINOV2_FILES.hfWeights))) {
+    const cfg = JSON.parse(await files.readText(DINOV2_FILES.hfConfig)) as HfDinov2Config;
+    const inner = await openStore(DINOV2_FILES.hfWeights);
     const store = Object.assign(new HfDinov2Store(inner), { close: () => inner.close() });
-    return { store, config: dinov2ConfigFromHf(cfg, hfCfg), layout: 'hf' };
+    return { store, config: dinov2ConfigFromHf(cfg, files.display(DINOV2_FILES.hfConfig)), layout: 'hf' };
   }
-  if (existsSync(hubW)) {
-    const cfgPath = join(dir, DINOV2_FILES.hubConfig);
+  if (await isFile(DINOV2_FILES.hubWeights)) {
     let config = DINOV2_VITL14_REG;
-    if (existsSync(cfgPath)) {
-      const json = JSON.parse(await readFile(cfgPath, 'utf8')) as { args?: Partial<Dinov2Config> };
+    if (await isFile(DINOV2_FILES.hubConfig)) {
+      const json = JSON.parse(await files.readText(DINOV2_FILES.hubConfig)) as {
+        args?: Partial<Dinov2Config>;
+      };
       if (!json.args)
-        throw new WeightError(`${cfgPath}: expected {"args": {...DinoVisionTransformer arguments}}`);
+        throw new WeightError(
+          `${files.display(DINOV2_FILES.hubConfig)}: expected {"args": {...DinoVisionTransformer arguments}}`,
+        );
       config = { ...DINOV2_VITL14_REG, ...json.args };
     }
-    const store = new SafetensorsWeightStore(await openSafetensorsFile(hubW), hubW);
-    return { store, config, layout: 'hub' };
+    return { store: await openStore(DINOV2_FILES.hubWeights), config, layout: 'hub' };
   }
   throw new WeightError(
-    `${dir}: no DINOv2 weights found. Expected either ${DINOV2_FILES.hfConfig} + ${DINOV2_FILES.hfWeights} (Hugging Face facebook/dinov2-with-registers-large) or ${DINOV2_FILES.hubWeights} (+ ${DINOV2_FILES.hubConfig}) with torch-hub key names.`,
+    `${files.root}: no DINOv2 weights found. Expected either ${DINOV2_FILES.hfConfig} + ${DINOV2_FILES.hfWeights} (Hugging Face facebook/dinov2-with-registers-large) or ${DINOV2_FILES.hubWeights} (+ ${DINOV2_FILES.hubConfig}) with torch-hub key names.`,
   );
 }

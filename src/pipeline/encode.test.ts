@@ -19,7 +19,8 @@ import {
   NUM_PATCHES,
   preprocessView,
 } from '../preprocess/preprocess.ts';
-import { encodeCondition, InputError, readConditioning, writeConditioning } from './encode.ts';
+import { readConditioning, writeConditioning } from './conditioning-file.ts';
+import { encodeCondition, InputError } from './encode.ts';
 import { makeTestModel } from './make-test-model.ts';
 
 let work = '';

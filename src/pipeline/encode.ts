@@ -3,19 +3,18 @@
  * flows attend to, plus each view's visible fraction (used to order views by visibility).
  *
  * DINOv2 runs one view at a time (V x 1374 tokens never sit on the GPU at once; the official code batches views,
- * which gives the same values since views do not interact). Files: `writeConditioning` / `readConditioning` store
- * the result as safetensors (`cond` F32 [V, 4112, 1024], `visible_fraction` F32 [V]).
+ * which gives the same values since views do not interact). Browser-safe: image and mask paths are decoded by the
+ * Node reader loaded on demand; a web page passes decoded {@link RawImage}s. Files: `conditioning-file.ts`.
  */
 
-import { type RawImage, readImage } from '../io/image.ts';
-import { openSafetensorsFile, writeSafetensors } from '../io/safetensors.node.ts';
+import type { ModelFiles } from '../io/model-files.ts';
+import type { RawImage } from '../io/raw-image.ts';
 import { Dinov2 } from '../models/dinov2.ts';
 import { openDinov2Dir } from '../models/dinov2-weights.ts';
 import { type GrayMask, readMask } from '../preprocess/mask.ts';
 import {
   buildConditioningTokens,
   COND_CHANNELS,
-  COND_TOKENS,
   DINO_TOKENS,
   IMAGE_SIZE,
   type PreprocessOptions,
@@ -44,8 +43,8 @@ export class InputError extends Error {
 
 export interface EncodeOptions
   extends Pick<PreprocessOptions, 'dilationKernel' | 'padToSquare' | 'onWarning'> {
-  /** DINOv2 weights directory (HF or torch-hub layout), or a loaded model (not disposed here). */
-  dinov2: string | Dinov2;
+  /** DINOv2 weights directory (HF or torch-hub layout; a path or model files), or a loaded model (not disposed here). */
+  dinov2: string | ModelFiles | Dinov2;
   /** GPU context; null/omitted = CPU. */
   gpu?: GpuContext | null;
   /** Called after each view with (done, total). */
@@ -71,6 +70,7 @@ export async function loadViews(
     );
   }
   const labels = images.map((im, i) => (typeof im === 'string' ? im : `view ${i}`));
+  const readImage = async (path: string) => (await import('../io/image.ts')).readImage(path);
   const imgs = await Promise.all(images.map((im) => (typeof im === 'string' ? readImage(im) : im)));
   const ms = await Promise.all(masks.map((m) => (typeof m === 'string' ? readMask(m) : m)));
   return { images: imgs, masks: ms, labels };
@@ -100,15 +100,15 @@ export async function encodeCondition(
   );
   const gpu = options.gpu ?? null;
   let dino: Dinov2;
-  const owned = typeof options.dinov2 === 'string';
-  if (typeof options.dinov2 === 'string') {
+  const owned = !(options.dinov2 instanceof Dinov2);
+  if (!(options.dinov2 instanceof Dinov2)) {
     const { store, config } = await openDinov2Dir(options.dinov2);
     try {
       dino = await Dinov2.load(store, config, { gpu });
     } finally {
       await store.close();
     }
-  } else dino = options.dinov2;
+  } else dino = options.dinov2 as Dinov2;
   const per = DINO_TOKENS * COND_CHANNELS;
   const dinoTokens = new Float32Array(views.length * per);
   try {
@@ -136,44 +136,4 @@ export async function encodeCondition(
     visibleFractions: views.map((v) => v.visibleFraction),
     warnings: views.flatMap((v) => v.warnings),
   };
-}
-
-/**
- * Writes a condition as safetensors (`cond` [V, 4112, 1024] F32, `visible_fraction` [V] F32), atomically.
- * @example
- * await writeConditioning('cond.safetensors', cond);
- */
-export async function writeConditioning(path: string, c: Conditioning): Promise<void> {
-  await writeSafetensors(
-    path,
-    {
-      cond: { dtype: 'F32', shape: [c.views, COND_TOKENS, COND_CHANNELS], data: c.tokens },
-      visible_fraction: { dtype: 'F32', shape: [c.views], data: Float32Array.from(c.visibleFractions) },
-    },
-    { format: 'pt', producer: 'amodal3r encode' },
-  );
-}
-
-/**
- * Reads a condition written by {@link writeConditioning}.
- * @example
- * const cond = await readConditioning('cond.safetensors');
- */
-export async function readConditioning(path: string): Promise<Conditioning> {
-  const r = await openSafetensorsFile(path);
-  try {
-    if (!r.has('cond')) throw new InputError(`${path}: no 'cond' tensor; write it with \`amodal3r encode\``);
-    const shape = r.info('cond').shape;
-    if (shape.length !== 3 || shape[1] !== COND_TOKENS || shape[2] !== COND_CHANNELS)
-      throw new InputError(
-        `${path}: 'cond' is [${shape.join(', ')}], expected [V, ${COND_TOKENS}, ${COND_CHANNELS}]`,
-      );
-    const V = shape[0];
-    const vis = r.has('visible_fraction')
-      ? Array.from(await r.readFloat32('visible_fraction'))
-      : new Array(V).fill(1);
-    return { tokens: await r.readFloat32('cond'), views: V, visibleFractions: vis, warnings: [] };
-  } finally {
-    await r.close();
-  }
 }

@@ -7,12 +7,13 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { memoryModelFiles } from '../io/model-files.ts';
 import { initParameter, makeTestModel, testModelSpecs } from './make-test-model.ts';
-import { ModelDirError, openModelDir } from './model-dir.ts';
+import { ModelDirError, openModelDir, openModelWeights } from './model-dir.ts';
 
 let work = '';
 let good = '';
@@ -32,6 +33,23 @@ async function copy(name: string): Promise<string> {
   const d = join(work, name);
   await cp(good, d, { recursive: true });
   return d;
+}
+
+/** Every file under `dir` as relative path -> bytes (what a browser gets from a picked folder). */
+async function filesOf(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const abs = join(e.parentPath, e.name);
+    out.set(
+      abs
+        .slice(dir.length + 1)
+        .split('\\')
+        .join('/'),
+      new Uint8Array(await readFile(abs)),
+    );
+  }
+  return out;
 }
 
 async function editJson(path: string, f: (j: Record<string, unknown>) => void): Promise<void> {
@@ -154,4 +172,29 @@ test('initParameter: std 1/sqrt(fan_in) for weights, ones for norms and gammas, 
   // Streams per name: the same tensor from another seed differs; the same seed repeats.
   assert.deepEqual(initParameter('a.weight', [4, 4], 1), initParameter('a.weight', [4, 4], 1));
   assert.notDeepEqual(initParameter('a.weight', [4, 4], 1), initParameter('a.weight', [4, 4], 2));
+});
+
+test('the same model opens from in-memory files (the browser path) with the same entries and weights', async () => {
+  const files = await filesOf(good);
+  const fromDisk = await openModelDir(good);
+  const m = await openModelDir(memoryModelFiles(files, 'picked'));
+  assert.equal(m.dir, 'picked');
+  assert.deepEqual(Object.keys(m.models).sort(), Object.keys(fromDisk.models).sort());
+  assert.equal(m.dinov2.config.depth, fromDisk.dinov2.config.depth);
+  const entry = m.models.sparse_structure_decoder!;
+  assert.equal(entry.weightsPath, `picked/${stem('sparse_structure_decoder')}.safetensors`);
+  const a = await openModelWeights(entry);
+  const b = await openModelWeights(fromDisk.models.sparse_structure_decoder!);
+  try {
+    const name = a.names()[0]!;
+    assert.deepEqual(await a.readFloat32(name), await b.readFloat32(name));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  files.delete(`${stem('slat_flow_model')}.safetensors`);
+  await assert.rejects(
+    openModelDir(memoryModelFiles(files, 'picked')),
+    /slat_flow_model: weights picked\/.* are missing/,
+  );
 });

@@ -23,10 +23,8 @@
  * pipeline.json).
  */
 
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { openSafetensorsFile } from '../io/safetensors.node.ts';
+import { joinRel, type ModelFiles, resolveModelFiles } from '../io/model-files.ts';
+import { SafetensorsReader } from '../io/safetensors.ts';
 import type { Dinov2Config } from '../models/dinov2.ts';
 import { dinov2ExpectedShapes } from '../models/dinov2.ts';
 import { openDinov2Dir } from '../models/dinov2-weights.ts';
@@ -161,8 +159,12 @@ export interface ModelEntry {
   role: ModelRole;
   /** The value in pipeline.json, e.g. `Amodal3R_ckpts/ss_dec_conv3d_16l8_fp16`. */
   stem: string;
+  /** Config and weights paths for messages. */
   jsonPath: string;
   weightsPath: string;
+  /** The model folder and the weights' path inside it. */
+  files: ModelFiles;
+  weightsRel: string;
   className: string;
   args: Record<string, unknown>;
 }
@@ -176,10 +178,12 @@ export interface SamplerSettings {
 }
 
 export interface ModelDir {
+  /** The folder's name (an absolute path on disk, or a URL / picked folder in a browser). */
   dir: string;
+  files: ModelFiles;
   pipeline: PipelineJson;
   models: Partial<Record<ModelRole, ModelEntry>>;
-  dinov2: { dir: string; config: Dinov2Config; layout: 'hf' | 'hub' };
+  dinov2: { dir: string; files: ModelFiles; config: Dinov2Config; layout: 'hf' | 'hub' };
   ssSampler: SamplerSettings;
   slatSampler: SamplerSettings;
   /** Per-channel de-normalisation of the SLAT (`x * std + mean`), when stage 2 is present. */
@@ -208,8 +212,19 @@ export const DINOV2_SUBDIR = 'dinov2';
 const FIX_DOWNLOAD =
   'run `amodal3r download --to <dir>` (or `amodal3r make-test-model` for random test weights)';
 
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
+async function readJson(files: ModelFiles, rel: string): Promise<unknown> {
+  return JSON.parse(await files.readText(rel));
+}
+
+/** Opens a safetensors file of the model folder (the source is closed with the reader). */
+async function openSafetensors(files: ModelFiles, rel: string): Promise<SafetensorsReader> {
+  const src = await files.open(rel);
+  try {
+    return await SafetensorsReader.open(src);
+  } catch (e) {
+    await src.close?.();
+    throw e;
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -233,22 +248,24 @@ function samplerSettings(
 
 /** Checks one checkpoint; pushes problems; returns the entry when its json is usable. */
 async function checkModel(
-  dir: string,
+  files: ModelFiles,
   role: ModelRole,
   stem: string,
   problems: string[],
   opts: { checkHeaders: boolean },
 ): Promise<{ entry: ModelEntry | null; unimplemented: boolean }> {
-  const jsonPath = join(dir, `${stem}.json`);
-  const weightsPath = join(dir, `${stem}.safetensors`);
+  const jsonRel = joinRel(`${stem}.json`);
+  const weightsRel = joinRel(`${stem}.safetensors`);
+  const jsonPath = files.display(jsonRel);
+  const weightsPath = files.display(weightsRel);
   let entry: ModelEntry | null = null;
   let unimplemented = false;
-  if (!existsSync(jsonPath)) {
+  if ((await files.kind(jsonRel)) !== 'file') {
     problems.push(`${role}: config ${jsonPath} is missing — ${FIX_DOWNLOAD}`);
   } else {
     let json: unknown;
     try {
-      json = await readJson(jsonPath);
+      json = await readJson(files, jsonRel);
     } catch (e) {
       problems.push(`${role}: ${jsonPath} is not valid JSON (${(e as Error).message}) — re-download it`);
     }
@@ -262,20 +279,29 @@ async function checkModel(
             `${role}: ${jsonPath} names class '${json.name}', expected one of ${classesForRole(role).join(', ')} — check that pipeline.json points this role at the right checkpoint`,
           );
         } else {
-          entry = { role, stem, jsonPath, weightsPath, className: json.name, args: json.args };
+          entry = {
+            role,
+            stem,
+            jsonPath,
+            weightsPath,
+            files,
+            weightsRel,
+            className: json.name,
+            args: json.args,
+          };
           unimplemented = spec.expectedShapes === null;
         }
       }
     }
   }
-  if (!existsSync(weightsPath)) {
+  if ((await files.kind(weightsRel)) !== 'file') {
     problems.push(`${role}: weights ${weightsPath} are missing — ${FIX_DOWNLOAD}`);
     return { entry, unimplemented };
   }
   if (!opts.checkHeaders) return { entry, unimplemented };
-  let reader: Awaited<ReturnType<typeof openSafetensorsFile>> | null = null;
+  let reader: SafetensorsReader | null = null;
   try {
-    reader = await openSafetensorsFile(weightsPath);
+    reader = await openSafetensors(files, weightsRel);
     const spec = entry ? CLASSES.get(entry.className) : undefined;
     if (entry && spec?.expectedShapes) {
       let expected: Map<string, number[]> | null = null;
@@ -322,21 +348,26 @@ export interface OpenModelDirOptions {
  * const model = await openModelDir('models/Amodal3R');
  * if (!model.stage2) console.warn(model.stage2Missing.join('\n'));
  */
-export async function openModelDir(dirIn: string, options: OpenModelDirOptions = {}): Promise<ModelDir> {
+export async function openModelDir(
+  dirOrFiles: string | ModelFiles,
+  options: OpenModelDirOptions = {},
+): Promise<ModelDir> {
   const checkHeaders = options.checkHeaders ?? true;
-  const dir = resolve(dirIn);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+  const files = await resolveModelFiles(dirOrFiles);
+  const dirIn = typeof dirOrFiles === 'string' ? dirOrFiles : files.root;
+  const dir = files.root;
+  if ((await files.kind('')) !== 'dir') {
     throw new ModelDirError(dirIn, [`${dir} is not a directory — ${FIX_DOWNLOAD}`]);
   }
   const problems: string[] = [];
   const warnings: string[] = [];
-  const pipelinePath = join(dir, PIPELINE_FILE);
+  const pipelinePath = files.display(PIPELINE_FILE);
   let pipeline: PipelineJson | null = null;
-  if (!existsSync(pipelinePath)) {
+  if ((await files.kind(PIPELINE_FILE)) !== 'file') {
     problems.push(`${pipelinePath} is missing — ${FIX_DOWNLOAD}`);
   } else {
     try {
-      const json = await readJson(pipelinePath);
+      const json = await readJson(files, PIPELINE_FILE);
       if (!isRecord(json) || !isRecord(json.args) || !isRecord(json.args.models)) {
         problems.push(`${pipelinePath}: expected {"name": ..., "args": {"models": {...}}} — re-download it`);
       } else pipeline = json as unknown as PipelineJson;
@@ -360,7 +391,7 @@ export async function openModelDir(dirIn: string, options: OpenModelDirOptions =
         else if (STAGE2_ROLES.includes(role)) stage2Missing.push(`pipeline.json lists no ${role}`);
         continue;
       }
-      const { entry, unimplemented } = await checkModel(dir, role, stem, problems, { checkHeaders });
+      const { entry, unimplemented } = await checkModel(files, role, stem, problems, { checkHeaders });
       if (entry) models[role] = entry;
       if (unimplemented) {
         const msg = `${role} (${entry?.className}) is not implemented in this build`;
@@ -375,15 +406,16 @@ export async function openModelDir(dirIn: string, options: OpenModelDirOptions =
     )
       problems.push(`${pipelinePath}: args.slat_normalization must hold equal-length mean and std arrays`);
   }
-  const dinoDir = join(dir, DINOV2_SUBDIR);
+  const dinoDir = files.display(DINOV2_SUBDIR);
+  const dinoFiles = files.sub(DINOV2_SUBDIR);
   let dinov2: ModelDir['dinov2'] | null = null;
-  if (!existsSync(dinoDir)) {
+  if ((await files.kind(DINOV2_SUBDIR)) !== 'dir') {
     problems.push(
       `${dinoDir} is missing (DINOv2 is not part of the Amodal3R repo) — ${FIX_DOWNLOAD}, which fetches facebook/dinov2-with-registers-large into it`,
     );
   } else {
     try {
-      const { store, config, layout } = await openDinov2Dir(dinoDir);
+      const { store, config, layout } = await openDinov2Dir(dinoFiles);
       try {
         const dp = dinov2Problems(config, dinoDir);
         problems.push(...dp);
@@ -393,7 +425,7 @@ export async function openModelDir(dirIn: string, options: OpenModelDirOptions =
       } finally {
         await store.close();
       }
-      dinov2 = { dir: dinoDir, config, layout };
+      dinov2 = { dir: dinoDir, files: dinoFiles, config, layout };
     } catch (e) {
       problems.push(`dinov2: ${(e as Error).message}`);
     }
@@ -414,6 +446,7 @@ export async function openModelDir(dirIn: string, options: OpenModelDirOptions =
   }
   return {
     dir,
+    files,
     pipeline,
     models,
     dinov2,
@@ -434,7 +467,10 @@ export async function openModelDir(dirIn: string, options: OpenModelDirOptions =
  */
 export async function openModelWeights(entry: ModelEntry): Promise<SafetensorsWeightStore> {
   try {
-    return new SafetensorsWeightStore(await openSafetensorsFile(entry.weightsPath), entry.weightsPath);
+    return new SafetensorsWeightStore(
+      await openSafetensors(entry.files, entry.weightsRel),
+      entry.weightsPath,
+    );
   } catch (e) {
     throw new WeightError(`${entry.role}: ${(e as Error).message}`);
   }

@@ -17,7 +17,13 @@
  *   of a 4000x3000 mask with k = 3, but on a 2-core machine at load average 13, so the figures only bound it.)
  */
 
-import { type RawImage, type ReadImageOptions, readImage } from '../io/image.ts';
+import type { RawImage, ReadImageOptions } from '../io/raw-image.ts';
+
+/** The Node file decoder (sharp), loaded only when a path is read so browser bundles never include it. */
+async function readImage(path: string, options: ReadImageOptions): Promise<RawImage> {
+  const { readImage: read } = await import('../io/image.ts');
+  return read(path, options);
+}
 
 /** Mask gray value of background pixels (not part of the target object). */
 export const MASK_BACKGROUND = 255;

@@ -17,7 +17,7 @@
  *   `float(in) / out` computed in float32 and `floorf(dst * scale)` in float32, clamped to `in - 1`.
  */
 
-import { assertRawImage, ImageInputError, type RawImage } from '../io/image.ts';
+import { assertRawImage, ImageInputError, type RawImage } from '../io/raw-image.ts';
 import {
   DEFAULT_DILATION_KERNEL,
   dilateEllipse,

@@ -11,7 +11,8 @@ import { turntableCameras } from './camera.ts';
 import { splatInputFromGaussians } from './from-gaussians.ts';
 import type { SplatInput } from './splat.cpu.ts';
 import { renderSplats } from './splat.ts';
-import { type Frame, renderTurntable, writeFrames, writeGif } from './turntable.ts';
+import { type Frame, renderTurntable } from './turntable.ts';
+import { writeFrames, writeGif } from './turntable-files.ts';
 
 /** Two coloured Gaussians off the turntable axis, so successive frames differ. */
 const SCENE: SplatInput = {
