@@ -18,19 +18,19 @@
  *   gather kernel writes zeros for out-of-range indices; the table is uploaded once as an f32 index, exact below
  *   2^24 rows) into an im2col block and runs one `linear` (the tiled / subgroup-matrix GEMM) per block of rows;
  *   blocks keep the im2col buffer under `IM2COL_BUDGET_BYTES`. This is also the CPU path (the fused kernel's twin).
- * `auto` picks per adapter by measurement (`SUBM_AUTO_FUSED`): see the notes below.
+ * `auto` picks per adapter by measurement (`submAutoFused`): see the notes below.
  *
  * Numerics: f32 results differ from spconv only by summation order (one 27 Cin-long dot product in the GEMM
  * versus spconv's per-tap partial sums). In f16, spconv's native algorithm rounds the running sum to half after
  * every tap (centre tap first, then the other 26 in kernel order, bias last); we accumulate all 27 taps in f32 and
  * round once, which is more accurate: expect differences of a few half-ulps of the output versus fp16 spconv.
  *
- * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic). The fused
- * kernel vs im2col, `npm run bench -- slat --only conv` (128 -> 128 channels on the 20,256-voxel shell, or 32 ->
- * 32 on 1.9k voxels with --small): figures in docs/performance.md. On CPU adapters (lavapipe) the fused kernel
- * wins (no 27x im2col round trip through memory) and `auto` uses it; on GPUs with subgroup matrices the im2col
- * GEMM runs on the sgmat rung, which the fused kernel's scalar tiles cannot match, so `auto` keeps im2col there
- * until the device benchmark says otherwise.
+ * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic). Fused vs
+ * im2col, `npm run bench -- slat --only conv --small` on lavapipe (2 shared cores, 32 -> 32 channels, 2,048
+ * voxels, GPU timestamps, 2026-11-27): f32 306 vs 661 ms, f16 262 vs 709 ms (no 27x im2col round trip through
+ * memory), so `auto` uses the fused kernel on CPU adapters. On GPUs with subgroup matrices the im2col GEMM runs on
+ * the sgmat rung, which the fused kernel's scalar tiles may not match: `auto` keeps im2col there until the device
+ * benchmark (tools/device/bench-slat.sh, `conv` case at 128 channels / 20,256 voxels) has timed both.
  *
  * @example
  * const w = prepareSparseConvWeight(store.load('input_blocks.0.conv1.conv.weight', { gpu })); // [128,3,3,3,128]
@@ -64,16 +64,15 @@ export interface SubmConvOptions {
 export const SUBM_CONV_DEFAULTS: Required<SubmConvOptions> = { variant: 'auto' };
 
 /**
- * Whether `auto` uses the fused kernel on this adapter: yes on CPU adapters (lavapipe, measured faster), no where
- * the GEMM can use subgroup matrices (f16 sgmat rung), yes otherwise (both are scalar-tile kernels there and the
- * fused one skips the im2col traffic). See the file notes and docs/performance.md.
+ * Whether `auto` uses the fused kernel on this adapter: on CPU adapters (lavapipe), where it was measured 2.2x
+ * (f32) / 2.7x (f16) faster than im2col (32 -> 32 channels, 2,048 voxels: 306 vs 661 ms, 262 vs 709 ms). On GPUs
+ * `auto` keeps im2col (whose GEMM runs on the subgroup-matrix / register-tiled rungs) until
+ * `tools/device/bench-slat.sh` has timed both there.
  */
-export function submAutoFused(gpu: GpuContext, dtype: string): boolean {
-  const cpuAdapter = /llvmpipe|lavapipe|swiftshader/i.test(
+export function submAutoFused(gpu: GpuContext, _dtype: string): boolean {
+  return /llvmpipe|lavapipe|swiftshader/i.test(
     `${gpu.adapterInfo.device} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`,
   );
-  if (cpuAdapter) return true;
-  return !(dtype === 'f16' && gpu.features.subgroupMatrix.length > 0);
 }
 
 export interface SparseConvWeight {
