@@ -166,6 +166,11 @@ test('dataset: bad meshes are reported and leave nothing; argument errors', asyn
     );
     await writeFile(join(meshes, 'flat.obj'), 'v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n');
     await copyFile(join(ASSETS, 'toy.ply'), join(meshes, 'big.ply')); // 896 faces, above maxFaces
+    // Non-manifold (three faces on one edge), a duplicated face and a degenerate one: usable, with a warning.
+    await writeFile(
+      join(meshes, 'fan.obj'),
+      'v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nv 0 -1 0\nv 1 1 1\nf 1 2 3\nf 1 2 4\nf 2 1 5\nf 1 2 3\nf 1 1 6\n',
+    );
     const out = join(root, 'out');
     const warnings: string[] = [];
     const s = await writeDataset([meshes], out, {
@@ -173,16 +178,17 @@ test('dataset: bad meshes are reported and leave nothing; argument errors', asyn
       maxFaces: 600,
       onWarning: (l) => warnings.push(l),
     });
-    assert.equal(s.written, 1);
+    assert.equal(s.written, 2);
     assert.equal(s.failed.length, 3);
+    assert.match(warnings.join('\n'), /fan\.obj: dropped 1 degenerate face/);
     const text = warnings.join('\n');
     assert.match(text, /points\.ply: the mesh has no faces/);
     assert.match(text, /flat\.obj: all 1 faces are degenerate/);
     assert.match(text, /big\.ply: 896 triangles exceed the limit of 600/);
-    assert.deepEqual((await readdir(join(out, 'renders'))).length, 1);
-    assert.deepEqual((await readdir(join(out, 'voxels'))).length, 1);
+    assert.deepEqual((await readdir(join(out, 'renders'))).length, 2);
+    assert.deepEqual((await readdir(join(out, 'voxels'))).length, 2);
     assert.equal((await readdir(out)).includes('.partial'), false);
-    assert.equal((await readFile(join(out, 'metadata.csv'), 'utf8')).trim().split('\n').length, 2);
+    assert.equal((await readFile(join(out, 'metadata.csv'), 'utf8')).trim().split('\n').length, 3);
     const cli = await runDataset({
       meshes: [meshes],
       out,
@@ -193,7 +199,7 @@ test('dataset: bad meshes are reported and leave nothing; argument errors', asyn
       maxFaces: '600',
     });
     assert.equal(cli.ok, false);
-    assert.match(cli.lines.join('\n'), /4 object\(s\): 0 written, 1 already done, 3 failed/);
+    assert.match(cli.lines.join('\n'), /5 object\(s\): 0 written, 2 already done, 3 failed/);
     await assert.rejects(writeDataset([join(root, 'nope')], out), DatasetError);
     await mkdir(join(meshes, 'empty'));
     await assert.rejects(writeDataset([join(root, 'meshes', 'empty')], join(root, 'o2')), /no mesh files/);

@@ -9,8 +9,10 @@
  *   the frame of TRELLIS' cameras and `transforms.json` (`up: 'auto'`); pass `up: 'z'` to keep any file's axes.
  * - Only geometry is read (positions and triangles; polygons are fan-triangulated). Textures are not needed for
  *   occlusion masks: missing ones only produce a warning.
- * - `@gltf-transform/core` is not a dependency of this package (package.json is not ours to change): GLB/glTF
- *   reading imports it dynamically and fails with the install line when it is absent.
+ * - GLB/glTF go through `@gltf-transform/core` (a dependency), imported on first use so commands that never read
+ *   glTF do not load it.
+ * - Huge meshes are refused above `MESH_FACE_LIMIT` triangles (counted while parsing, before any output exists)
+ *   rather than streamed: every later step (adjacency, patch growth, voxelisation) needs the whole face list.
  */
 
 import { existsSync } from 'node:fs';
@@ -342,39 +344,72 @@ function findHeaderEnd(bytes: Uint8Array): number {
   return m ? m.index + m[0].length : -1;
 }
 
-/** The subset of `@gltf-transform/core` used here (typed locally: the package is optional). */
-interface GltfAccessor {
-  getArray(): ArrayLike<number> | null;
-  getElementSize(): number;
-  getCount(): number;
+type GltfModule = typeof import('@gltf-transform/core');
+type GltfNode = import('@gltf-transform/core').Node;
+/** gltf-transform's resource key for the binary chunk of a GLB. */
+const GLB_BIN = '@glb.bin';
+const GLB_MAGIC = 0x46546c67; // 'glTF'
+const GLB_CHUNK_JSON = 0x4e4f534a;
+const GLB_CHUNK_BIN = 0x004e4942;
+
+/** The parts of the glTF JSON edited before parsing. */
+interface GltfJson {
+  buffers?: { uri?: string }[];
+  images?: { uri?: string; name?: string; bufferView?: number }[];
+  textures?: unknown[];
+  samplers?: unknown[];
+  materials?: unknown[];
+  meshes?: { primitives?: { material?: number }[] }[];
+  extensionsUsed?: string[];
+  extensionsRequired?: string[];
 }
-interface GltfPrimitive {
-  getAttribute(name: string): GltfAccessor | null;
-  getIndices(): GltfAccessor | null;
-  getMode(): number;
-  getMaterial(): { getBaseColorTexture(): { getImage(): Uint8Array | null; getURI(): string } | null } | null;
-}
-interface GltfNode {
-  getMesh(): { listPrimitives(): GltfPrimitive[] } | null;
-  getWorldMatrix(): ArrayLike<number>;
-  listChildren(): GltfNode[];
-}
-interface GltfDocument {
-  getRoot(): {
-    listScenes(): { listChildren(): GltfNode[] }[];
-    getDefaultScene(): { listChildren(): GltfNode[] } | null;
+
+/**
+ * The glTF JSON and, for GLB, its binary chunk (the container is parsed here so images can be dropped from the JSON
+ * before gltf-transform validates them).
+ */
+async function readGltfContainer(
+  path: string,
+): Promise<{ json: GltfJson; bin: Uint8Array<ArrayBuffer> | null }> {
+  const bytes = new Uint8Array(await readFile(path));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string) => new MeshInputError(`${path}: not a readable glTF/GLB file (${why})`);
+  const parse = (text: string): GltfJson => {
+    try {
+      const j = JSON.parse(text) as unknown;
+      if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not a JSON object');
+      return j as GltfJson;
+    } catch (e) {
+      throw bad(`bad JSON: ${(e as Error).message}`);
+    }
   };
-}
-interface GltfModule {
-  NodeIO: new () => { read(path: string): Promise<GltfDocument> };
+  if (bytes.length >= 4 && view.getUint32(0, true) === GLB_MAGIC) {
+    if (bytes.length < 20) throw bad('truncated GLB header');
+    const len = view.getUint32(12, true);
+    if (view.getUint32(16, true) !== GLB_CHUNK_JSON || 20 + len > bytes.length)
+      throw bad('missing or truncated JSON chunk');
+    const json = parse(new TextDecoder().decode(bytes.subarray(20, 20 + len)));
+    let bin: Uint8Array<ArrayBuffer> | null = null;
+    const off = 20 + len;
+    if (off + 8 <= bytes.length && view.getUint32(off + 4, true) === GLB_CHUNK_BIN) {
+      const blen = view.getUint32(off, true);
+      if (off + 8 + blen > bytes.length) throw bad('truncated BIN chunk');
+      bin = bytes.slice(off + 8, off + 8 + blen);
+    }
+    return { json, bin };
+  }
+  if (extname(path).toLowerCase() === '.glb') throw bad('no glTF magic: not a GLB file');
+  return { json: parse(new TextDecoder().decode(bytes)), bin: null };
 }
 
 const GLTF_PACKAGE = '@gltf-transform/core';
+/** glTF primitive mode TRIANGLES (the only mode read; points, lines, strips and fans are skipped with a warning). */
 const GLTF_TRIANGLES = 4;
 
 /**
- * Reads GLB/glTF geometry (every TRIANGLES primitive of the default scene, node transforms applied) through
- * `@gltf-transform/core`. Throws {@link MeshInputError} with the install command when the package is missing.
+ * Reads GLB/glTF geometry through `@gltf-transform/core`: every TRIANGLES primitive of the default scene (else the
+ * first), node transforms (the whole hierarchy) applied, normalised integer positions (KHR_mesh_quantization)
+ * decoded. Missing texture images only warn (geometry is enough); a missing buffer is an error.
  * @example
  * const { mesh, warnings } = await readGltf('chair.glb');
  */
@@ -384,16 +419,48 @@ export async function readGltf(
 ): Promise<{ mesh: Mesh; warnings: string[] }> {
   let mod: GltfModule;
   try {
-    const name = GLTF_PACKAGE; // a variable keeps bundlers and tsc from resolving the optional package
+    // Loaded on first use: most commands never read glTF, and device bundles stay without it.
+    const name = GLTF_PACKAGE;
     mod = (await import(name)) as GltfModule;
   } catch {
     throw new MeshInputError(
-      `${path}: reading GLB/glTF needs the optional package ${GLTF_PACKAGE} (npm install ${GLTF_PACKAGE}); or convert the mesh to OBJ or PLY`,
+      `${path}: reading GLB/glTF needs the package ${GLTF_PACKAGE} (npm install ${GLTF_PACKAGE}); or convert the mesh to OBJ or PLY`,
     );
   }
-  let doc: GltfDocument;
+  const io = new mod.NodeIO().setLogger(new mod.Logger(mod.Logger.Verbosity.SILENT));
+  const { json, bin } = await readGltfContainer(path);
+  // Geometry is all we need: note the images that cannot be loaded, then drop materials, textures and images so a
+  // missing or invalid image (or an unsupported texture extension) cannot stop the read.
+  const missingTextures: string[] = [];
+  (json.images ?? []).forEach((img, i) => {
+    const uri = img.uri;
+    const ok = uri
+      ? uri.startsWith('data:') || existsSync(join(dirname(path), decodeURIComponent(uri)))
+      : img.bufferView !== undefined;
+    if (!ok) missingTextures.push(uri ?? img.name ?? `image ${i}`);
+  });
+  delete json.images;
+  delete json.textures;
+  delete json.samplers;
+  delete json.materials;
+  for (const m of json.meshes ?? []) for (const prim of m.primitives ?? []) delete prim.material;
+  const drop = (list?: string[]) => list?.filter((x) => !/^(KHR|EXT)_(texture|materials)_/.test(x));
+  json.extensionsUsed = drop(json.extensionsUsed);
+  json.extensionsRequired = drop(json.extensionsRequired);
+  const resources: Record<string, Uint8Array<ArrayBuffer>> = {};
+  if (bin) resources[GLB_BIN] = bin;
+  for (const buf of json.buffers ?? []) {
+    if (!buf.uri || buf.uri.startsWith('data:')) continue;
+    const file = join(dirname(path), decodeURIComponent(buf.uri));
+    try {
+      resources[buf.uri] = new Uint8Array(await readFile(file));
+    } catch {
+      throw new MeshInputError(`${path}: its buffer file ${buf.uri} is missing (it holds the geometry)`);
+    }
+  }
+  let doc: import('@gltf-transform/core').Document;
   try {
-    doc = await new mod.NodeIO().read(path);
+    doc = await io.readJSON({ json: json as import('@gltf-transform/core').GLTF.IGLTF, resources });
   } catch (e) {
     throw new MeshInputError(`${path}: not a readable glTF/GLB file (${(e as Error).message})`);
   }
@@ -404,7 +471,7 @@ export async function readGltf(
   const pos: number[] = [];
   const faces = new FaceList();
   let skipped = 0;
-  let missingTextures = 0;
+  const el = [0, 0, 0];
   const visit = (node: GltfNode) => {
     const m = node.getWorldMatrix();
     for (const prim of node.getMesh()?.listPrimitives() ?? []) {
@@ -412,30 +479,31 @@ export async function readGltf(
         skipped++;
         continue;
       }
-      const tex = prim.getMaterial()?.getBaseColorTexture();
-      if (tex && !tex.getImage()) missingTextures++;
       const p = prim.getAttribute('POSITION');
-      const arr = p?.getArray();
-      if (!p || !arr) continue;
+      if (!p || p.getCount() === 0) continue;
       const base = pos.length / 3;
-      for (let i = 0; i < p.getCount(); i++) {
-        const x = arr[i * 3]!;
-        const y = arr[i * 3 + 1]!;
-        const z = arr[i * 3 + 2]!;
+      const count = p.getCount();
+      for (let i = 0; i < count; i++) {
+        p.getElement(i, el);
+        const [x, y, z] = el as [number, number, number];
         pos.push(
-          m[0]! * x + m[4]! * y + m[8]! * z + m[12]!,
-          m[1]! * x + m[5]! * y + m[9]! * z + m[13]!,
-          m[2]! * x + m[6]! * y + m[10]! * z + m[14]!,
+          m[0] * x + m[4] * y + m[8] * z + m[12],
+          m[1] * x + m[5] * y + m[9] * z + m[13],
+          m[2] * x + m[6] * y + m[10] * z + m[14],
         );
       }
       const ind = prim.getIndices()?.getArray();
-      const n = ind ? ind.length : p.getCount();
+      const n = ind ? ind.length : count;
       for (let i = 0; i + 2 < n; i += 3) {
-        faces.push(
-          base + (ind ? ind[i]! : i),
-          base + (ind ? ind[i + 1]! : i + 1),
-          base + (ind ? ind[i + 2]! : i + 2),
-        );
+        const a = ind ? ind[i]! : i;
+        const b = ind ? ind[i + 1]! : i + 1;
+        const c = ind ? ind[i + 2]! : i + 2;
+        if (a >= count || b >= count || c >= count) {
+          throw new MeshInputError(
+            `${path}: a primitive index (${Math.max(a, b, c)}) exceeds its ${count} vertices; the file is corrupt`,
+          );
+        }
+        faces.push(base + a, base + b, base + c);
       }
       checkFaceLimit(path, faces.length / 3, maxFaces);
     }
@@ -443,8 +511,11 @@ export async function readGltf(
   };
   for (const n of scene.listChildren()) visit(n);
   if (skipped) warnings.push(`${path}: skipped ${skipped} non-triangle primitive(s) (points/lines/strips)`);
-  if (missingTextures)
-    warnings.push(`${path}: ${missingTextures} primitive(s) reference a missing texture image`);
+  if (missingTextures.length) {
+    warnings.push(
+      `${path}: texture image(s) not found: ${missingTextures.join(', ')}; ignored (occlusion needs only geometry)`,
+    );
+  }
   return { mesh: { positions: new Float32Array(pos), faces: faces.finish() }, warnings };
 }
 
