@@ -14,6 +14,9 @@ export interface MakeTestModelCliOptions {
   device: string;
   force?: boolean;
   json?: boolean;
+  /** Commander's `--no-calibrate` sets this false. */
+  calibrate: boolean;
+  targetVoxels?: string;
 }
 
 /**
@@ -32,6 +35,14 @@ export function registerMakeTestModel(program: Command): void {
     .option('--seed <n>', 'weight seed', '0')
     .option('--device <d>', 'device for the occupancy calibration: auto | webgpu | cpu', 'auto')
     .option('--force', 'replace an existing non-empty --out')
+    .option(
+      '--no-calibrate',
+      'keep the random SS decoder bias (skips the decoder pass: minutes on a CPU at full size; occupancy is then arbitrary)',
+    )
+    .option(
+      '--target-voxels <n>',
+      'voxels the calibrated SS decoder marks per random latent (default 500 tiny / 20000 full)',
+    )
     .option('--json', 'print a JSON summary')
     .action(async (opts: MakeTestModelCliOptions) => {
       if (opts.config !== 'tiny' && opts.config !== 'full')
@@ -39,11 +50,15 @@ export function registerMakeTestModel(program: Command): void {
       const seed = Number(opts.seed);
       if (!Number.isSafeInteger(seed) || seed < 0)
         throw new Error(`--seed must be a non-negative integer, got "${opts.seed}"`);
+      const targetVoxels = opts.targetVoxels === undefined ? undefined : Number(opts.targetVoxels);
+      if (targetVoxels !== undefined && !(Number.isSafeInteger(targetVoxels) && targetVoxels > 0))
+        throw new Error(`--target-voxels must be a positive integer, got "${opts.targetVoxels}"`);
       if (!['auto', 'webgpu', 'cpu'].includes(opts.device))
         throw new Error(`--device must be auto, webgpu or cpu, got "${opts.device}"`);
-      const { gpu, owned } = await acquireDevice(opts.device as DeviceChoice, (m) =>
-        process.stderr.write(`warning: ${m}\n`),
-      );
+      // Without calibration nothing runs on a device: do not open one.
+      const { gpu, owned } = opts.calibrate
+        ? await acquireDevice(opts.device as DeviceChoice, (m) => process.stderr.write(`warning: ${m}\n`))
+        : { gpu: null, owned: false };
       try {
         const r = await makeTestModel({
           config: opts.config as TestModelSize,
@@ -51,12 +66,19 @@ export function registerMakeTestModel(program: Command): void {
           seed,
           gpu,
           force: !!opts.force,
-          onLog: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`),
+          calibrate: opts.calibrate,
+          targetVoxels,
+          // Progress goes to stderr in both modes (the JSON summary is the only stdout).
+          onLog: (m) => process.stderr.write(`${m}\n`),
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else
           process.stdout.write(
-            `wrote ${r.dir} (${opts.config}) in ${r.seconds.toFixed(1)} s: ${r.models.length} checkpoints + DINOv2; occupancy calibrated to ${r.calibration.voxels} voxels per random latent\n`,
+            `wrote ${r.dir} (${opts.config}) in ${r.seconds.toFixed(1)} s: ${r.models.length} checkpoints + DINOv2; ${
+              opts.calibrate
+                ? `occupancy calibrated to ${r.calibration.voxels} voxels per random latent`
+                : 'occupancy not calibrated (--no-calibrate)'
+            }\n`,
           );
       } finally {
         if (owned) gpu?.destroy();

@@ -323,6 +323,11 @@ function toWritable(weights: Map<string, Packed>, fp16: boolean): Record<string,
   return rec;
 }
 
+/** Seconds since `from` (to `to`, default now), one decimal, for the progress log. */
+function seconds(from: number, to = performance.now()): string {
+  return ((to - from) / 1000).toFixed(1);
+}
+
 /** Voxels per 64^3 grid that the calibrated decoder should mark on a standard-normal latent. */
 export const TARGET_VOXELS: Readonly<Record<TestModelSize, number>> = { tiny: 500, full: 20000 };
 /** Latents used for the calibration (their logits are pooled). */
@@ -460,6 +465,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
         continue;
       }
       const fp16 = spec.args.use_fp16 === true;
+      const tSpec = performance.now();
       const expected = shapesFn(spec.args);
       const buffers = fixedBuffers(spec.className, spec.args);
       const calibrate = spec.role === 'sparse_structure_decoder' && options.calibrate !== false;
@@ -481,6 +487,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
         );
       }
       const parameters = [...weights.values()].reduce((a, t) => a + t.data.length, 0);
+      const tWrite = performance.now();
       await writeSafetensors(join(tmp, `${spec.stem}.safetensors`), toWritable(weights, fp16), {
         format: 'pt',
       });
@@ -490,9 +497,12 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
       );
       listed[spec.role] = spec.stem;
       models.push({ role: spec.role, stem: spec.stem, parameters });
-      log(`wrote ${spec.stem} (${parameters} parameters, ${fp16 ? 'f16' : 'f32'})`);
+      log(
+        `wrote ${spec.stem} (${parameters} parameters, ${fp16 ? 'f16' : 'f32'}; generated in ${seconds(tSpec, tWrite)} s, written in ${seconds(tWrite)} s)`,
+      );
     }
     const dcfg = testDinov2Config(size);
+    const tDino = performance.now();
     const dino = generateWeights(dinov2ExpectedShapes(dcfg), new Map(), seed, false);
     await mkdir(join(tmp, DINOV2_SUBDIR));
     await writeSafetensors(join(tmp, DINOV2_SUBDIR, DINOV2_FILES.hubWeights), toWritable(dino, false), {
@@ -503,7 +513,9 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
       `${JSON.stringify({ args: dcfg }, null, 2)}\n`,
     );
     const dinov2Parameters = [...dino.values()].reduce((a, t) => a + t.data.length, 0);
-    log(`wrote ${DINOV2_SUBDIR}/${DINOV2_FILES.hubWeights} (${dinov2Parameters} parameters)`);
+    log(
+      `wrote ${DINOV2_SUBDIR}/${DINOV2_FILES.hubWeights} (${dinov2Parameters} parameters, f32; ${seconds(tDino)} s)`,
+    );
     const pipeline = {
       name: 'Amodal3RImageTo3DPipeline',
       args: {
