@@ -11,6 +11,8 @@ const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   attention: () => import('./attention.ts'),
   dinov2: () => import('./dinov2.ts'),
   'ss-flow': () => import('./ss-flow.ts'),
+  outputs: () => import('./outputs.ts'),
+  slat: () => import('./slat.ts'),
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,426 @@
+/**
+ * `npm run bench -- slat [--json] [--precision f16|f32] [--iters N] [--only flow,gs,mesh,rf,conv] [--profile]
+ * [--small]`: stage 2 at full size with random weights, ours on WebGPU:
+ *
+ * - `flow`: one SLAT-flow CFG step (conditional + unconditional forward, batch 1 each, as the official sampler)
+ *   at the released size (width 1024, 24 blocks, io [128], patch 2) on the spherical shell of
+ *   tools/fixtures/slat_flow.py --size full (20,256 voxels at 64^3);
+ * - `gs`, `rf`: the Gaussian / radiance-field decoders (768 wide, 12 swin blocks) on the same voxels, including
+ *   the readback and the representation step;
+ * - `mesh`: the mesh decoder (to 256^3, 64 children per voxel) and, timed separately, FlexiCubes extraction
+ *   (ours runs on the CPU). The mesh decoder's `out_layer` is zero, as the official constructor initialises it,
+ *   so both implementations extract the same surface (every voxel's sdf = -1/256: the boundary of the occupied
+ *   256^3 set) whatever the other random weights are;
+ * - `conv`: the submanifold conv alone at the flow's shapes (128 -> 128 channels on the 64^3 voxels), the
+ *   fused sparse-conv kernel against the im2col rung, timed with GPU timestamps.
+ *
+ * `--profile` adds a per-kernel breakdown: every dispatch is submitted in its own compute pass with timestamp
+ * writes (so the sum is a little above the timed figure: one pass per kernel), and the times are grouped by
+ * pipeline family (attention, matmul, sparse-conv gather, norms, ...). The PyTorch side of the same call is
+ * tools/bench_slat_official.py (tools/device/bench-slat.sh runs both).
+ *
+ * Notes: weights come from `randomWeights` (uniform +-1/sqrt(fan_in)); timing does not depend on their values
+ * except through FlexiCubes, handled above. `--small` shrinks every network (flow width 128 / 2 blocks, decoders
+ * width 256 / 2 blocks) and the shell (about 1.9k voxels) so the benchmark runs on lavapipe in CI-like time.
+ *
+ * @example
+ * npm run bench -- slat --json --precision f16 --profile
+ */
+
+import type { SlatDecoderConfig } from '../src/models/slat-decoder-base.ts';
+import {
+  offsetPerturbation,
+  SLatGaussianDecoder,
+  slatGsExpectedShapes,
+} from '../src/models/slat-decoder-gs.ts';
+import { SLatMeshDecoder, slatMeshExpectedShapes } from '../src/models/slat-decoder-mesh.ts';
+import { SLatRadianceFieldDecoder, slatRfExpectedShapes } from '../src/models/slat-decoder-rf.ts';
+import { SLatFlow, type SLatFlowConfig, slatFlowExpectedShapes } from '../src/models/slat-flow.ts';
+import { disposeFlowCondition, prepareFlowCondition } from '../src/models/ss-flow.ts';
+import { MapWeightStore } from '../src/nn/weights.ts';
+import { extractMesh } from '../src/representations/flexicubes.ts';
+import type { GpuContext } from '../src/runtime/gpu.ts';
+import { Tensor } from '../src/runtime/tensor.ts';
+import { prepareSparseConvWeight, type SubmConvOptions, submConv3d } from '../src/sparse/conv.ts';
+import { SparseTensor } from '../src/sparse/sparse-tensor.ts';
+import { argValue, type BenchFn, randomWeights, timeGpu, timeWall } from './harness.ts';
+
+/** Released SLAT flow (ARCHITECTURE.md §e; ../shared/spec/configs.json `slat_flow_model`). */
+export const SLAT_FLOW_FULL: SLatFlowConfig = {
+  resolution: 64,
+  in_channels: 8,
+  out_channels: 8,
+  model_channels: 1024,
+  cond_channels: 1024,
+  num_blocks: 24,
+  num_heads: 16,
+  mlp_ratio: 4,
+  patch_size: 2,
+  num_io_res_blocks: 2,
+  io_block_channels: [128],
+  pe_mode: 'ape',
+  qk_rms_norm: true,
+  qk_rms_norm_cross: false,
+  use_skip_connection: true,
+  share_mod: false,
+  use_fp16: true,
+};
+
+/** Released SLAT decoders' trunk (configs.json `slat_decoder_*`). */
+export const SLAT_DEC_FULL: SlatDecoderConfig = {
+  resolution: 64,
+  model_channels: 768,
+  latent_channels: 8,
+  num_blocks: 12,
+  num_heads: 12,
+  mlp_ratio: 4,
+  attn_mode: 'swin',
+  window_size: 8,
+  pe_mode: 'ape',
+  use_fp16: true,
+};
+
+const GS_REP = {
+  lr: { _xyz: 1.0, _features_dc: 1.0, _opacity: 1.0, _scaling: 1.0, _rotation: 0.1 },
+  perturb_offset: true,
+  voxel_size: 1.5,
+  num_gaussians: 32,
+  '2d_filter_kernel_size': 0.1,
+  '3d_filter_kernel_size': 9e-4,
+  scaling_bias: 4e-3,
+  opacity_bias: 0.1,
+  scaling_activation: 'softplus',
+};
+
+/** Shell radii of tools/fixtures/slat_flow.py --size full (20,256 voxels); `--small` uses a thinner, smaller one. */
+const SHELL_FULL = { inner: 18, outer: 22 };
+const SHELL_SMALL = { inner: 8, outer: 10 };
+const GRID = 64;
+const T_MODEL = 750;
+
+/** Voxels with inner <= |p - 31.5| < outer, in torch.nonzero (x-major) order, batch 0. */
+export function shellCoords(inner: number, outer: number): Int32Array {
+  const c = (GRID - 1) / 2;
+  const out: number[] = [];
+  for (let x = 0; x < GRID; x++)
+    for (let y = 0; y < GRID; y++)
+      for (let z = 0; z < GRID; z++) {
+        const d = Math.sqrt((x - c) ** 2 + (y - c) ** 2 + (z - c) ** 2);
+        if (d >= inner && d < outer) out.push(0, x, y, z);
+      }
+  return Int32Array.from(out);
+}
+
+/** Pipeline label -> op family for the per-kernel breakdown. */
+export function kernelFamily(label: string): string {
+  const name = label.split('(')[0];
+  if (name.startsWith('attention') || name === 'softmax') return 'attention';
+  if (name.startsWith('matmul')) return 'matmul (Linear + im2col conv GEMM)';
+  if (name.startsWith('sparse_conv')) return 'sparse conv (fused gather-GEMM)';
+  if (name === 'gatherRows') return /TI=f32/.test(label) ? 'sparse conv im2col gather' : 'row gather';
+  if (name === 'scatterRows') return 'row scatter (downsample, mesh)';
+  if (/norm/.test(name)) return 'norms';
+  return 'elementwise / layout';
+}
+
+interface KernelProfile {
+  dispatches: number;
+  totalMs: number;
+  byFamily: Record<string, { ms: number; dispatches: number }>;
+  top: { label: string; ms: number; dispatches: number }[];
+}
+
+/** Most dispatches one profiled run may record (16 bytes of timestamps each). */
+const PROFILE_MAX_DISPATCHES = 1 << 17;
+/** Query-set slots (pairs); resolved into the big buffer each time they fill up, without waiting. */
+const PROFILE_SLOTS = 1024;
+
+/**
+ * Runs `run` once with every dispatch in its own timestamped compute pass and sums GPU time per pipeline.
+ * Wraps `gpu.dispatch` on this instance only for the duration of the call. Filled query slots are resolved into
+ * one large buffer by a submitted command (queue order keeps that correct), so long synchronous stretches of
+ * dispatches need no await; the results are read back once at the end.
+ */
+async function profileKernels(gpu: GpuContext, run: () => Promise<void>): Promise<KernelProfile | null> {
+  if (!gpu.features.timestamps) return null;
+  const qs = gpu.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS });
+  const all = gpu.device.createBuffer({
+    size: 16 * PROFILE_MAX_DISPATCHES,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const labels: string[] = [];
+  let inSlots = 0;
+  const resolveSlots = (): void => {
+    if (inSlots === 0) return;
+    const enc = gpu.device.createCommandEncoder();
+    enc.resolveQuerySet(qs, 0, 2 * inSlots, all, 16 * (labels.length - inSlots));
+    gpu.device.queue.submit([enc.finish()]);
+    inSlots = 0;
+  };
+  const original = gpu.dispatch;
+  gpu.dispatch = (pipeline, bindings, workgroups) => {
+    gpu.flush(); // anything still pending goes in its own untimed pass
+    original.call(gpu, pipeline, bindings, workgroups);
+    if (gpu.pendingCount === 0) return; // an empty dispatch records nothing
+    if (labels.length >= PROFILE_MAX_DISPATCHES) {
+      throw new Error(`profileKernels: more than ${PROFILE_MAX_DISPATCHES} dispatches`);
+    }
+    const i = inSlots;
+    gpu.flush({ querySet: qs, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+    labels.push(pipeline.label || '(unlabelled)');
+    inSlots++;
+    if (inSlots === PROFILE_SLOTS) resolveSlots();
+  };
+  try {
+    await run();
+    gpu.flush();
+    resolveSlots();
+  } finally {
+    gpu.dispatch = original;
+  }
+  const bytes = 16 * Math.max(1, labels.length);
+  const read = gpu.device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = gpu.device.createCommandEncoder();
+  enc.copyBufferToBuffer(all, 0, read, 0, bytes);
+  gpu.device.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const t = new BigUint64Array(read.getMappedRange().slice(0));
+  read.unmap();
+  read.destroy();
+  all.destroy();
+  qs.destroy();
+  const per = new Map<string, { ms: number; dispatches: number }>();
+  let total = 0;
+  labels.forEach((l, i) => {
+    const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+    const e = per.get(l) ?? { ms: 0, dispatches: 0 };
+    e.ms += ms;
+    e.dispatches++;
+    per.set(l, e);
+    total += ms;
+  });
+  const byFamily: Record<string, { ms: number; dispatches: number }> = {};
+  for (const [l, e] of per) {
+    const f = kernelFamily(l);
+    const b = byFamily[f] ?? { ms: 0, dispatches: 0 };
+    b.ms += e.ms;
+    b.dispatches += e.dispatches;
+    byFamily[f] = b;
+  }
+  const top = [...per.entries()]
+    .map(([label, e]) => ({ label: label.slice(0, 160), ...e }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 15);
+  return { dispatches: labels.length, totalMs: total, byFamily, top };
+}
+
+function fmt(ms: number): string {
+  return `${ms.toFixed(1)} ms`;
+}
+
+const bench: BenchFn = async ({ gpu, args }) => {
+  const precision = (argValue(args, 'precision') ?? 'f16') as 'f16' | 'f32';
+  const iterations = Number(argValue(args, 'iters') ?? 5);
+  const only = new Set((argValue(args, 'only') ?? 'flow,gs,mesh,rf,conv').split(','));
+  const profile = args.includes('--profile');
+  const small = args.includes('--small');
+  const shell = small ? SHELL_SMALL : SHELL_FULL;
+  const coords = shellCoords(shell.inner, shell.outer);
+  const n = coords.length / 4;
+  const flowCfg: SLatFlowConfig = small
+    ? { ...SLAT_FLOW_FULL, model_channels: 128, num_heads: 2, num_blocks: 2, io_block_channels: [32] }
+    : SLAT_FLOW_FULL;
+  const decCfg: SlatDecoderConfig = small
+    ? { ...SLAT_DEC_FULL, model_channels: 256, num_heads: 4, num_blocks: 2 }
+    : SLAT_DEC_FULL;
+  const figures: Record<string, unknown> = {
+    precision,
+    voxels: n,
+    small,
+    flowConfig: flowCfg,
+    decoderConfig: decCfg,
+    timing:
+      'wall time per call after >= 1 s warm-up (GPU drained each iteration), median of --iters; conv: GPU timestamps',
+  };
+  console.error(`slat bench: ${n} voxels, ${precision}${small ? ' (--small configs)' : ''}`);
+  const latent = (): SparseTensor =>
+    SparseTensor.create(
+      Tensor.fromArray(
+        new Float32Array(n * 8).map((_, i) => Math.sin(i * 0.37)),
+        [n, 8],
+        { gpu },
+      ),
+      coords,
+    );
+
+  if (only.has('flow')) {
+    const flow = await SLatFlow.load(
+      new MapWeightStore(randomWeights(slatFlowExpectedShapes(flowCfg)), 'random weights'),
+      flowCfg,
+      { gpu, precision },
+    );
+    const cond = new Float32Array(4112 * 1024);
+    for (let i = 0; i < 1374 * 1024; i++) cond[i] = Math.sin(i);
+    for (let i = 1374 * 1024; i < cond.length; i++) cond[i] = (Math.floor(i / 1024) % 197) / 196;
+    const c = prepareFlowCondition(cond, gpu, flow.dtype);
+    const neg = prepareFlowCondition(new Float32Array(4112 * 1024), gpu, flow.dtype);
+    const x = latent();
+    const step = async (): Promise<void> => {
+      const a = await flow.forward(x, T_MODEL, c);
+      const b = await flow.forward(x, T_MODEL, neg);
+      a.feats.dispose();
+      b.feats.dispose();
+    };
+    const t = await timeWall(gpu, step, { iterations });
+    figures.flowCfgStepMs = t.medianMs;
+    figures.flowCfgStepMinMs = t.minMs;
+    console.error(`SLAT flow CFG step (2 forwards): ${fmt(t.medianMs)} median`);
+    if (profile) {
+      figures.flowProfile = await profileKernels(gpu, step);
+      console.error('flow kernels:', JSON.stringify((figures.flowProfile as KernelProfile | null)?.byFamily));
+    }
+    x.feats.dispose();
+    x.disposeCache();
+    disposeFlowCondition(c);
+    disposeFlowCondition(neg);
+    flow.dispose();
+    gpu.trimPool();
+  }
+
+  const decoderCase = async (
+    name: string,
+    load: () => Promise<{ run: (x: SparseTensor) => Promise<Record<string, number>>; dispose(): void }>,
+  ): Promise<void> => {
+    const dec = await load();
+    const x = latent();
+    let extra: Record<string, number> = {};
+    const t = await timeWall(
+      gpu,
+      async () => {
+        extra = await dec.run(x);
+      },
+      { iterations },
+    );
+    figures[`${name}Ms`] = t.medianMs;
+    figures[`${name}MinMs`] = t.minMs;
+    for (const [k, v] of Object.entries(extra)) figures[`${name}.${k}`] = v;
+    console.error(`${name}: ${fmt(t.medianMs)} median ${JSON.stringify(extra)}`);
+    if (profile) {
+      const p = await profileKernels(gpu, async () => {
+        await dec.run(x);
+      });
+      figures[`${name}Profile`] = p;
+      console.error(`${name} kernels:`, JSON.stringify(p?.byFamily));
+    }
+    x.feats.dispose();
+    x.disposeCache();
+    dec.dispose();
+    gpu.trimPool();
+  };
+
+  if (only.has('gs')) {
+    await decoderCase('gsDecoder', async () => {
+      const cfg = { ...decCfg, representation_config: GS_REP };
+      const w = randomWeights(slatGsExpectedShapes(cfg));
+      w.set('offset_perturbation', { shape: [32, 3], data: offsetPerturbation(32, GS_REP.voxel_size) });
+      const dec = await SLatGaussianDecoder.load(new MapWeightStore(w, 'random weights'), cfg, {
+        gpu,
+        precision,
+      });
+      return {
+        run: async (x) => ({ gaussians: (await dec.decode(x))[0].count }),
+        dispose: () => dec.dispose(),
+      };
+    });
+  }
+
+  if (only.has('mesh')) {
+    await decoderCase('meshDecoder', async () => {
+      const cfg = { ...decCfg, representation_config: { use_color: true } };
+      const w = randomWeights(slatMeshExpectedShapes(cfg));
+      // Zero head, as the official constructor: same sdf everywhere, so both sides extract the same surface.
+      for (const k of ['out_layer.weight', 'out_layer.bias']) {
+        const e = w.get(k)!;
+        w.set(k, { shape: e.shape, data: new Float32Array(e.data.length) });
+      }
+      const dec = await SLatMeshDecoder.load(new MapWeightStore(w, 'random weights'), cfg, {
+        gpu,
+        precision,
+      });
+      return {
+        run: async (x) => {
+          const t0 = performance.now();
+          const f = await dec.decodeFeatures(x);
+          const t1 = performance.now();
+          const m = extractMesh(f.coords, f.feats, { resolution: f.resolution });
+          return {
+            decoderMs: t1 - t0,
+            flexicubesCpuMs: performance.now() - t1,
+            voxels256: f.coords.length / 4,
+            vertices: m.vertices.length / 3,
+            faces: m.faces.length / 3,
+          };
+        },
+        dispose: () => dec.dispose(),
+      };
+    });
+  }
+
+  if (only.has('rf')) {
+    await decoderCase('rfDecoder', async () => {
+      const cfg = { ...decCfg, representation_config: { rank: 16, dim: 8 } };
+      const dec = await SLatRadianceFieldDecoder.load(
+        new MapWeightStore(randomWeights(slatRfExpectedShapes(cfg)), 'random weights'),
+        cfg,
+        { gpu, precision },
+      );
+      return {
+        run: async (x) => ({ rows: (await dec.decode(x))[0].position.length / 3 }),
+        dispose: () => dec.dispose(),
+      };
+    });
+  }
+
+  if (only.has('conv')) {
+    // The flow's io res-block convs: 128 -> 128 channels on the 64^3 voxels (4 of the 8 convs; the other 4 are
+    // 256 -> 128 and 128 -> 128 after the skip concat), and the mesh decoder's last width (96 at 256^3 would
+    // need its 1.3M voxels; 128 on the shell shows the same per-row cost).
+    const cin = small ? 32 : flowCfg.io_block_channels[0];
+    const conv: Record<string, unknown> = { cin, cout: cin, voxels: n };
+    const wData = randomWeights(new Map([['w', [cin, 3, 3, 3, cin]]])).get('w')!.data;
+    const dtype = precision;
+    const feats = Tensor.fromArray(
+      new Float32Array(n * cin).map((_, i) => Math.cos(i * 0.11)),
+      [n, cin],
+      { gpu, dtype },
+    );
+    const w = prepareSparseConvWeight(Tensor.fromArray(wData, [cin, 3, 3, 3, cin], { gpu, dtype }));
+    const b = Tensor.fromArray(new Float32Array(cin).fill(0.01), [cin], { gpu, dtype });
+    const xs = SparseTensor.create(feats, coords);
+    const flop = 2 * n * 27 * cin * cin;
+    for (const variant of ['fused', 'im2col'] as const) {
+      const opts: SubmConvOptions = { variant };
+      try {
+        submConv3d(xs, w, b, opts).feats.dispose(); // tables built outside the timing
+        await gpu.sync();
+        const t = await timeGpu(gpu, () => submConv3d(xs, w, b, opts).feats.dispose(), { iterations: 20 });
+        conv[variant] = { ms: t.medianMs, source: t.source, tflops: flop / (t.medianMs * 1e-3) / 1e12 };
+        console.error(`subm conv ${cin}->${cin} ${dtype} ${variant}: ${t.medianMs.toFixed(3)} ms`);
+      } catch (e) {
+        conv[variant] = { error: String(e) };
+      }
+    }
+    figures.conv = conv;
+    xs.disposeCache();
+    feats.dispose();
+    w.matrix.dispose();
+    b.dispose();
+  }
+  figures.peakGpuBytes = gpu.peakBytes;
+  return figures;
+};
+
+export default bench;
