@@ -500,7 +500,8 @@ function onWorkerMessage(m: FromWorker): void {
       setProgress('weights', 0, 1, m.description);
       break;
     case 'weights':
-      setProgress('weights', m.read, m.total, `${mib(m.read)} / ${mib(m.total)}`);
+      // Headers are read again when a stage opens its file, so `read` can pass `total` slightly.
+      setProgress('weights', m.read, m.total, `${mib(m.read)} of ${mib(m.total)}`);
       break;
     case 'progress':
       setProgress(m.stage, m.done, m.total, `${m.done} / ${m.total}`);

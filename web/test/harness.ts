@@ -13,7 +13,7 @@
  *   SwiftShader. So the browser tests run the real WebGPU path, on SwiftShader instead of lavapipe.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -169,15 +169,26 @@ export async function nonBackgroundFraction(
   return n / (info.width * info.height);
 }
 
-/** Runs the CLI (`node bin/amodal3r.mjs ...`) synchronously; throws with its output on failure. */
-export function runCli(args: string[]): string {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/amodal3r.mjs'), ...args], {
-    cwd: REPO,
-    encoding: 'utf8',
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-    maxBuffer: 64 * 1024 * 1024,
+/** Runs the CLI (`node bin/amodal3r.mjs ...`); resolves with its stdout, rejects with its output on failure. */
+export function runCli(args: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(REPO, 'bin/amodal3r.mjs'), ...args], {
+      cwd: REPO,
+      env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise(out);
+      else reject(new Error(`amodal3r ${args.join(' ')} failed (${code}):\n${out}\n${err.slice(-4000)}`));
+    });
   });
-  if (r.status !== 0)
-    throw new Error(`amodal3r ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
 }
