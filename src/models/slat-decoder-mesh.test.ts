@@ -29,7 +29,12 @@ function config(fx: Fixture): SlatDecoderConfig {
   return { ...(fx.manifest.config as unknown as SlatDecoderConfig), representation_config: rep };
 }
 
-async function run(gpu: GpuContext | null, precision: 'f32' | 'f16' = 'f32', tol = REL_TOL): Promise<void> {
+async function run(
+  gpu: GpuContext | null,
+  precision: 'f32' | 'f16' = 'f32',
+  tol = REL_TOL,
+  outBlockBytes?: number,
+): Promise<void> {
   const fx = await loadFixture(DIR, { filter: (k) => k.startsWith('mesh.') });
   const dec = await SLatMeshDecoder.load(store(fx), config(fx), { gpu, precision });
   assert.equal(dec.dtype, precision);
@@ -38,7 +43,7 @@ async function run(gpu: GpuContext | null, precision: 'f32' | 'f16' = 'f32', tol
     Tensor.fromArray(xi.data, xi.shape, { gpu }),
     Int32Array.from(fx.inputs.get('coords_mesh')!.data),
   );
-  const { coords, feats, resolution } = await dec.decodeFeatures(x);
+  const { coords, feats, resolution } = await dec.decodeFeatures(x, { outBlockBytes });
   assert.equal(resolution, 256);
   // Same voxels in the same (subdivision) order as the official spconv tensors.
   assert.deepEqual([...coords], [...fx.outputs.get('mesh_coords')!.data]);
@@ -63,6 +68,13 @@ test('mesh decoder matches the official module on the GPU', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;
   await run(gpu);
+});
+
+test('mesh decoder output read back in blocks of rows (decodeFeatures outBlockBytes) gives the same features', async (t) => {
+  const gpu = await requireGpu(t);
+  // 64 KiB blocks: ~160 rows of the 101-channel f32 output each, so the CI fixture's rows span many blocks
+  // (the default 64 MiB blocks only split at ~166k rows, i.e. full-size inputs).
+  await run(gpu, 'f32', REL_TOL, 64 * 1024);
 });
 
 test('mesh decoder on the GPU with 1 MiB bindings (split im2col / GEMM / GroupNorm paths)', async (t) => {

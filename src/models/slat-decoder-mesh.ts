@@ -14,6 +14,13 @@
  * Precision (use_fp16): block Linear layers, the subdivide blocks' convolutions and the stream are f16; GroupNorm
  * computes in f32 and rounds once to the stream dtype (GroupNorm32); out_layer is f32.
  *
+ * Memory (released size, N = 20k voxels, f16; the second subdivide block and the output dominate): the official
+ * order materialises subdivide(x) for the skip branch (N * 8 * 192 values, 491 MiB) next to subdivide(h) (491 MiB)
+ * and the convolution's output; the skip (k = 1, a per-row Linear) is computed here on the parents and subdivided
+ * after, which is the same rows. The f32 output [64 N, 101] (517 MiB) and its f32 input (491 MiB) are produced and
+ * read back in 64 MiB blocks of rows by `decodeFeatures` instead of whole. Estimated peak of the block: ~1.8 GiB ->
+ * ~1.3 GiB; of the output step: ~1.5 GiB -> ~0.4 GiB (by shapes; device figures in docs/performance.md).
+ *
  * @example
  * const dec = await SLatMeshDecoder.load(store, json.args, { gpu });
  * const { coords, feats, resolution } = await dec.decodeFeatures(slat);
@@ -51,6 +58,13 @@ export const MESH_FEATURE_LAYOUT = {
 } as const;
 const GROUPS = 32;
 const GN_EPS = 1e-5;
+/** Options of {@link SLatMeshDecoder.decodeFeatures}. */
+export interface DecodeFeaturesOptions {
+  /** Upper bound of one block of the f32 output (and of its f32 input), in bytes. */
+  outBlockBytes?: number;
+}
+
+export const DECODE_FEATURES_DEFAULTS: Required<DecodeFeaturesOptions> = { outBlockBytes: 64 * 1024 * 1024 };
 const UPSAMPLE_F16_KEY = /^upsample\.\d+\.(out_layers\.[03]|skip_connection)\.conv\./;
 
 /** Channels through the two subdivide blocks: C -> C/4 -> C/8. */
@@ -206,12 +220,16 @@ export class SLatMeshDecoder {
   }
 
   private subdivideBlock(x: SparseTensor, b: SubdivideWeights): SparseTensor {
+    // The skip branch (a k = 1 convolution, i.e. the same Linear on every row) runs on the parent rows and is
+    // subdivided afterwards: the 8 children of a voxel carry copies of its features, so this gives exactly the
+    // official subdivide-then-convolve rows with 1/8 of the work, and the subdivided input (N * 8 * Cin values,
+    // 491 MiB in f16 for the second block at 20k voxels) is never materialised.
+    const skipParent = submConv3d(x, b.skip, b.skipB);
     const n1 = sparseGroupNorm(x, b.gn1W, b.gn1B);
     const a1 = silu(n1);
     n1.dispose();
     const hs = sparseSubdivide(x.withFeats(a1));
     a1.dispose();
-    const xs = sparseSubdivide(x);
     const c1 = submConv3d(hs, b.conv1, b.conv1B);
     hs.feats.dispose();
     const n2 = sparseGroupNorm(c1, b.gn2W, b.gn2B);
@@ -220,12 +238,33 @@ export class SLatMeshDecoder {
     n2.dispose();
     const c2 = submConv3d(c1.withFeats(a2), b.conv2, b.conv2B);
     a2.dispose();
-    const skip = submConv3d(xs, b.skip, b.skipB);
-    xs.feats.dispose();
+    const skip = sparseSubdivide(skipParent);
+    skipParent.feats.dispose();
     const out = add(c2.feats, skip.feats);
     c2.feats.dispose();
     skip.feats.dispose();
     return c2.withFeats(out);
+  }
+
+  /** Trunk + the two subdivide blocks: [M, C/8] in the model dtype at 4x resolution (caller owns the feats). */
+  private forwardFeatures(x: SparseTensor): SparseTensor {
+    let h = this.trunk.forward(x);
+    for (const b of this.blocks) {
+      const next = this.subdivideBlock(h, b);
+      h.feats.dispose();
+      h = next;
+    }
+    return h;
+  }
+
+  /** out_layer (in f32, as the official `h.type(x.dtype)` then Linear) on rows [r0, r1) of `h`. */
+  private outLayer(h: Tensor, r0: number, r1: number): Tensor {
+    const rows = r0 === 0 && r1 === h.shape[0] ? h : slice(h, 0, r0, r1);
+    const h32 = rows.dtype === 'f32' ? rows : cast(rows, 'f32');
+    if (rows !== h && rows !== h32) rows.dispose();
+    const out = linear(h32, this.trunk.weight('out_layer.weight'), this.trunk.weight('out_layer.bias'));
+    if (h32 !== h) h32.dispose();
+    return out;
   }
 
   /**
@@ -233,16 +272,9 @@ export class SLatMeshDecoder {
    * The intermediate tensors are disposed; the caller owns the result's feats (and may call disposeCache on x).
    */
   forward(x: SparseTensor): SparseTensor {
-    let h = this.trunk.forward(x);
-    for (const b of this.blocks) {
-      const next = this.subdivideBlock(h, b);
-      h.feats.dispose();
-      h = next;
-    }
-    const h32 = h.feats.dtype === 'f32' ? h.feats : cast(h.feats, 'f32');
-    if (h32 !== h.feats) h.feats.dispose();
-    const out = linear(h32, this.trunk.weight('out_layer.weight'), this.trunk.weight('out_layer.bias'));
-    h32.dispose();
+    const h = this.forwardFeatures(x);
+    const out = this.outLayer(h.feats, 0, h.n);
+    h.feats.dispose();
     return h.withFeats(out);
   }
 
@@ -251,10 +283,30 @@ export class SLatMeshDecoder {
    * @example
    * const { coords, feats, resolution } = await dec.decodeFeatures(slat); // feats.length === 101 * coords.length / 4
    */
-  async decodeFeatures(x: SparseTensor): Promise<MeshFeatures> {
-    const h = this.forward(x);
-    const feats = await h.feats.toArray();
-    h.feats.dispose();
+  async decodeFeatures(x: SparseTensor, options: DecodeFeaturesOptions = {}): Promise<MeshFeatures> {
+    // `??` rather than a spread: an explicit `undefined` must still get the default.
+    const outBlockBytes = options.outBlockBytes ?? DECODE_FEATURES_DEFAULTS.outBlockBytes;
+    if (!(outBlockBytes > 0))
+      throw new Error(`decodeFeatures: outBlockBytes must be > 0, got ${outBlockBytes}`);
+    const h = this.forwardFeatures(x);
+    const outC = this.trunk.weight('out_layer.bias').shape[0];
+    const feats = new Float32Array(h.n * outC);
+    // The f32 output (and its f32 input) in blocks of rows, each read back before the next: at 20k voxels the whole
+    // [1.3 M, 101] output and its input would hold ~1 GiB at once (plus the readback copy).
+    const rowsPerBlock = Math.max(1, Math.floor(outBlockBytes / (4 * Math.max(outC, h.channels))));
+    try {
+      for (let r0 = 0; r0 < h.n; r0 += rowsPerBlock) {
+        const r1 = Math.min(h.n, r0 + rowsPerBlock);
+        const out = this.outLayer(h.feats, r0, r1);
+        try {
+          feats.set(await out.toArray(), r0 * outC);
+        } finally {
+          out.dispose();
+        }
+      }
+    } finally {
+      h.feats.dispose();
+    }
     return { coords: h.coords, feats, resolution: this.dims.res * 4 };
   }
 }
