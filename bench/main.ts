@@ -12,7 +12,6 @@ const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   dinov2: () => import('./dinov2.ts'),
   'ss-flow': () => import('./ss-flow.ts'),
   outputs: () => import('./outputs.ts'),
-  outputs: () => import('./outputs.ts'),
   slat: () => import('./slat.ts'),
 };
 
