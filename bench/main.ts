@@ -13,6 +13,12 @@ const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   'ss-flow': () => import('./ss-flow.ts'),
   outputs: () => import('./outputs.ts'),
   slat: () => import('./slat.ts'),
+  // Computed specifier: it writes PNGs through sharp, which the device bundle of this file lacks (the device runs
+  // tools/device/entries/occlude3d.ts instead, bundled with sharp carried).
+  occlude3d: () => {
+    const m = './occlude3d.ts';
+    return import(m) as Promise<{ default: BenchFn }>;
+  },
 };
 
 async function main(): Promise<void> {
