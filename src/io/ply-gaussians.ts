@@ -8,8 +8,6 @@
  * `property float <name>`), so viewers that read the official files read these.
  */
 
-import { writeFileAtomic } from './atomic-write.ts';
-
 /** One float32 per-vertex property. */
 export interface PlyProperty {
   name: string;
@@ -98,6 +96,8 @@ export async function writePly(
   properties: readonly PlyProperty[],
   comments: readonly string[] = [],
 ): Promise<void> {
+  // Loaded on demand: encoding and parsing stay browser-safe (the web app downloads encodePly's bytes).
+  const { writeFileAtomic } = await import('./atomic-write.ts');
   await writeFileAtomic(path, encodePly(properties, comments));
 }
 
