@@ -11,8 +11,8 @@
  *   (ours runs on the CPU). The mesh decoder's `out_layer` is zero, as the official constructor initialises it,
  *   so both implementations extract the same surface (every voxel's sdf = -1/256: the boundary of the occupied
  *   256^3 set) whatever the other random weights are;
- * - `conv`: the submanifold conv alone at the flow's shapes (128 -> 128 channels on the 64^3 voxels), the
- *   fused sparse-conv kernel against the im2col rung, timed with GPU timestamps.
+ * - `conv`: the submanifold conv alone at the flow's three shapes (128 -> 128 and 2048 -> 128 on the voxels,
+ *   1024 -> 1024 on the 3,496 tokens), the fused sparse-conv kernel against the im2col rung, GPU timestamps.
  *
  * `--profile` adds a per-kernel breakdown: every dispatch is submitted in its own compute pass with timestamp
  * writes (so the sum is a little above the timed figure: one pass per kernel), and the times are grouped by
@@ -35,7 +35,12 @@ import {
 } from '../src/models/slat-decoder-gs.ts';
 import { SLatMeshDecoder, slatMeshExpectedShapes } from '../src/models/slat-decoder-mesh.ts';
 import { SLatRadianceFieldDecoder, slatRfExpectedShapes } from '../src/models/slat-decoder-rf.ts';
-import { SLatFlow, type SLatFlowConfig, slatFlowExpectedShapes } from '../src/models/slat-flow.ts';
+import {
+  resolveSLatFlowConfig,
+  SLatFlow,
+  type SLatFlowConfig,
+  slatFlowExpectedShapes,
+} from '../src/models/slat-flow.ts';
 import { disposeFlowCondition, prepareFlowCondition } from '../src/models/ss-flow.ts';
 import { MapWeightStore } from '../src/nn/weights.ts';
 import { extractMesh } from '../src/representations/flexicubes.ts';
@@ -109,6 +114,52 @@ export function shellCoords(inner: number, outer: number): Int32Array {
         if (d >= inner && d < outer) out.push(0, x, y, z);
       }
   return Int32Array.from(out);
+}
+
+/** Condition tokens of the two cross-attentions (DINOv2 patch + special tokens; mask patch tokens). */
+const COND_TOKENS = 1374;
+const MASK_TOKENS = 1369;
+
+/**
+ * Nominal FLOPs of one SLAT-flow forward by op family (the official algorithm, 2 per multiply-add): sparse convs
+ * (27 taps), transformer Linears (condition K/V projections included, though the shortcuts cache them) and
+ * attention (4 L Lk C per attention). With the profile's milliseconds this gives each family's TFLOP/s.
+ */
+export function slatFlowFlops(cfg: SLatFlowConfig, voxels: number, tokens: number): Record<string, number> {
+  const r = resolveSLatFlowConfig(cfg);
+  const { C, hidden } = r;
+  let conv = 0;
+  let linear = 0;
+  for (const b of [...r.inputBlocks, ...r.outBlocks]) {
+    const rows = b.down ? tokens : voxels; // down: resample before the convs; up: back at the voxels
+    conv += 2 * rows * 27 * (b.cin * b.cout + b.cout * b.cout);
+    if (b.cin !== b.cout) linear += 2 * rows * b.cin * b.cout;
+  }
+  const L = tokens;
+  const perBlockLinear =
+    2 * L * (4 * C * C + 2 * 2 * C * C + 2 * C * hidden) + 2 * 2 * (COND_TOKENS + MASK_TOKENS) * C * C;
+  linear += r.blocks * perBlockLinear + 2 * voxels * (r.inC * r.io[0] + r.io[0] * r.outC);
+  const attention = r.blocks * 4 * L * (L + COND_TOKENS + MASK_TOKENS) * C;
+  return { conv, linear, attention, total: conv + linear + attention };
+}
+
+/** Coordinates after the flow's 2x downsample: distinct (b, x >> 1, y >> 1, z >> 1), sorted. */
+function parentCoords(coords: Int32Array): Int32Array {
+  const keys = new Set<number>();
+  for (let i = 0; i < coords.length; i += 4) {
+    keys.add(
+      ((coords[i] * 512 + (coords[i + 1] >> 1)) * 512 + (coords[i + 2] >> 1)) * 512 + (coords[i + 3] >> 1),
+    );
+  }
+  const sorted = [...keys].sort((x, y) => x - y);
+  const out = new Int32Array(sorted.length * 4);
+  sorted.forEach((k, i) => {
+    out[4 * i + 3] = k % 512;
+    out[4 * i + 2] = Math.floor(k / 512) % 512;
+    out[4 * i + 1] = Math.floor(k / 512 ** 2) % 512;
+    out[4 * i] = Math.floor(k / 512 ** 3);
+  });
+  return out;
 }
 
 /** Pipeline label -> op family for the per-kernel breakdown. */
@@ -277,6 +328,11 @@ const bench: BenchFn = async ({ gpu, args }) => {
     const t = await timeWall(gpu, step, { iterations });
     figures.flowCfgStepMs = t.medianMs;
     figures.flowCfgStepMinMs = t.minMs;
+    const tokens = parentCoords(coords).length / 4;
+    const flops = slatFlowFlops(flowCfg, n, tokens);
+    figures.flowTokens = tokens;
+    figures.flowNominalFlopsPerForward = flops;
+    figures.flowCfgStepTflops = (2 * flops.total) / (t.medianMs * 1e-3) / 1e12;
     console.error(`SLAT flow CFG step (2 forwards): ${fmt(t.medianMs)} median`);
     if (profile) {
       figures.flowProfile = await profileKernels(gpu, step);
@@ -385,39 +441,52 @@ const bench: BenchFn = async ({ gpu, args }) => {
   }
 
   if (only.has('conv')) {
-    // The flow's io res-block convs: 128 -> 128 channels on the 64^3 voxels (4 of the 8 convs; the other 4 are
-    // 256 -> 128 and 128 -> 128 after the skip concat), and the mesh decoder's last width (96 at 256^3 would
-    // need its 1.3M voxels; 128 on the shell shows the same per-row cost).
-    const cin = small ? 32 : flowCfg.io_block_channels[0];
-    const conv: Record<string, unknown> = { cin, cout: cin, voxels: n };
-    const wData = randomWeights(new Map([['w', [cin, 3, 3, 3, cin]]])).get('w')!.data;
+    // The SLAT flow's three kinds of 3x3x3 conv (0.62 TFLOP per forward in all): io blocks at the voxels
+    // (128 -> 128), the first output block's conv1 on [h | skip] upsampled to the voxels (2048 -> 128, the largest),
+    // and the downsampling block's conv2 at the tokens (1024 -> 1024). --small scales the widths by 1/4 (1/8 wide).
+    const tokenCoords = parentCoords(coords);
+    const shapes = [
+      { name: 'io', cin: small ? 32 : 128, cout: small ? 32 : 128, at: coords },
+      { name: 'out0.conv1', cin: small ? 256 : 2048, cout: small ? 32 : 128, at: coords },
+      { name: 'down.conv2', cin: small ? 128 : 1024, cout: small ? 128 : 1024, at: tokenCoords },
+    ];
+    const conv: Record<string, unknown> = {};
     const dtype = precision;
-    const feats = Tensor.fromArray(
-      new Float32Array(n * cin).map((_, i) => Math.cos(i * 0.11)),
-      [n, cin],
-      { gpu, dtype },
-    );
-    const w = prepareSparseConvWeight(Tensor.fromArray(wData, [cin, 3, 3, 3, cin], { gpu, dtype }));
-    const b = Tensor.fromArray(new Float32Array(cin).fill(0.01), [cin], { gpu, dtype });
-    const xs = SparseTensor.create(feats, coords);
-    const flop = 2 * n * 27 * cin * cin;
-    for (const variant of ['fused', 'im2col'] as const) {
-      const opts: SubmConvOptions = { variant };
-      try {
-        submConv3d(xs, w, b, opts).feats.dispose(); // tables built outside the timing
-        await gpu.sync();
-        const t = await timeGpu(gpu, () => submConv3d(xs, w, b, opts).feats.dispose(), { iterations: 20 });
-        conv[variant] = { ms: t.medianMs, source: t.source, tflops: flop / (t.medianMs * 1e-3) / 1e12 };
-        console.error(`subm conv ${cin}->${cin} ${dtype} ${variant}: ${t.medianMs.toFixed(3)} ms`);
-      } catch (e) {
-        conv[variant] = { error: String(e) };
+    for (const sh of shapes) {
+      const rows = sh.at.length / 4;
+      const entry: Record<string, unknown> = { cin: sh.cin, cout: sh.cout, rows };
+      const wData = randomWeights(new Map([['w', [sh.cout, 3, 3, 3, sh.cin]]])).get('w')!.data;
+      const feats = Tensor.fromArray(
+        new Float32Array(rows * sh.cin).map((_, i) => Math.cos(i * 0.11)),
+        [rows, sh.cin],
+        { gpu, dtype },
+      );
+      const w = prepareSparseConvWeight(Tensor.fromArray(wData, [sh.cout, 3, 3, 3, sh.cin], { gpu, dtype }));
+      const b = Tensor.fromArray(new Float32Array(sh.cout).fill(0.01), [sh.cout], { gpu, dtype });
+      const xs = SparseTensor.create(feats, sh.at);
+      const flop = 2 * rows * 27 * sh.cin * sh.cout;
+      for (const variant of ['fused', 'im2col'] as const) {
+        const opts: SubmConvOptions = { variant };
+        try {
+          submConv3d(xs, w, b, opts).feats.dispose(); // neighbour tables built outside the timing
+          await gpu.sync();
+          const t = await timeGpu(gpu, () => submConv3d(xs, w, b, opts).feats.dispose(), { iterations: 10 });
+          entry[variant] = { ms: t.medianMs, source: t.source, tflops: flop / (t.medianMs * 1e-3) / 1e12 };
+          console.error(
+            `subm conv ${sh.name} ${sh.cin}->${sh.cout} on ${rows} rows, ${dtype} ${variant}: ${t.medianMs.toFixed(3)} ms`,
+          );
+        } catch (e) {
+          entry[variant] = { error: String(e) };
+        }
       }
+      conv[sh.name] = entry;
+      xs.disposeCache();
+      feats.dispose();
+      w.matrix.dispose();
+      b.dispose();
+      gpu.trimPool();
     }
     figures.conv = conv;
-    xs.disposeCache();
-    feats.dispose();
-    w.matrix.dispose();
-    b.dispose();
   }
   figures.peakGpuBytes = gpu.peakBytes;
   return figures;

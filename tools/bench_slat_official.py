@@ -11,6 +11,7 @@ tools/fixtures/official.sh) at the released sizes with their constructors' rando
   at 256^3 (dense grids, as the official code). The constructor zeroes `out_layer`, so every voxel's sdf is
   -1/256 and the surface is the boundary of the occupied 256^3 set: bench/slat.ts zeroes ours the same way.
   The network alone (to_representation -> identity) is timed too (`mesh_decoder_network`).
+* conv: the flow's three submanifold-conv shapes alone (official `SparseConv3d` wrapper over the spconv shim).
 * `--precision fp16` (default) builds the models with use_fp16=True (the released configs); `fp32` with TF32 off.
 
 What is NOT the official stack (the device image has no spconv, flash-attn or xformers):
@@ -25,7 +26,7 @@ What is NOT the official stack (the device image has no spconv, flash-attn or xf
 
 Warm-up >= 1 s of back-to-back calls, then the median of --iters CUDA-event timings. `--profile` adds a
 torch.profiler CUDA-kernel breakdown per op family for the flow step and each decoder. Prints one JSON object.
-    python3 tools/bench_slat_official.py [--precision fp16|fp32] [--iters 5] [--only flow,gs,mesh,rf] [--profile]
+    python3 tools/bench_slat_official.py [--precision fp16|fp32] [--iters 5] [--only flow,conv,gs,mesh,rf] [--profile]
 CPU smoke test (reduced sizes, wall clock; fp16 GEMMs need CUDA):
     /usr/bin/python3 tools/bench_slat_official.py --device cpu --small --precision fp32
 """
@@ -48,7 +49,7 @@ import common  # noqa: E402
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
 ap.add_argument("--iters", type=int, default=5)
-ap.add_argument("--only", default="flow,gs,mesh,rf")
+ap.add_argument("--only", default="flow,conv,gs,mesh,rf")
 ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
 ap.add_argument("--small", action="store_true", help="reduced widths and voxels (CPU smoke test)")
 ap.add_argument("--profile", action="store_true")
@@ -290,6 +291,22 @@ with torch.no_grad():
         t = torch.tensor([750.0], device=dev)
         case("flow_cfg_step", lambda: (flow(x, t, cond), flow(x, t, neg)))
         del flow
+    if "conv" in only:
+        # The flow's three conv shapes (bench/slat.ts `conv`), through the official SparseConv3d wrapper -> shim.
+        parents = torch.unique(torch.cat([coords[:, :1], coords[:, 1:] // 2], 1), dim=0)
+        shapes = [("io", 32, 32), ("out0.conv1", 256, 32), ("down.conv2", 128, 128)] if args.small else \
+            [("io", 128, 128), ("out0.conv1", 2048, 128), ("down.conv2", 1024, 1024)]
+        for cname, cin, cout in shapes:
+            at = parents if cname == "down.conv2" else coords
+            torch.manual_seed(0)
+            conv = sp.SparseConv3d(cin, cout, 3).to(dev).eval()
+            if fp16:
+                conv = conv.half()
+            xf = torch.cos(torch.arange(at.shape[0] * cin, device=dev, dtype=torch.float32) * 0.11).reshape(-1, cin)
+            xc = sp.SparseTensor(xf.half() if fp16 else xf, at.int())
+            conv(xc)  # neighbour rows cached outside the timing, as spconv's indice pairs
+            case(f"conv.{cname}", lambda: conv(xc))
+            out[f"conv.{cname}"].update(cin=cin, cout=cout, rows=int(at.shape[0]))
     for name, cls, rep in [("gs", SLatGaussianDecoder, slat_dec.GS_REP), ("mesh", SLatMeshDecoder, slat_dec.MESH_REP),
                            ("rf", SLatRadianceFieldDecoder, slat_dec.RF_REP)]:
         if name not in only:
