@@ -21,7 +21,10 @@
  *
  * Notes: weights come from `randomWeights` (uniform +-1/sqrt(fan_in)); timing does not depend on their values
  * except through FlexiCubes, handled above. `--small` shrinks every network (flow width 128 / 2 blocks, decoders
- * width 256 / 2 blocks) and the shell (about 1.9k voxels) so the benchmark runs on lavapipe in CI-like time.
+ * width 256 / 2 blocks) and the shell (2,048 voxels) so it runs on lavapipe: the flow, GS and conv cases in
+ * minutes (flow CFG step 12.0 s, GS decoder 22.8 s on 2 shared cores); the mesh case (131k voxels at 256^3) much
+ * longer. Alternatives for the per-kernel breakdown: sub-phase wall timers (coarser, and they would need hooks
+ * in the models) — wrapping `gpu.dispatch` needs none.
  *
  * @example
  * npm run bench -- slat --json --precision f16 --profile
