@@ -84,10 +84,12 @@ async function checkWebGpu(): Promise<void> {
   }
   if (adapter) {
     const i = adapter.info;
-    badge.textContent = `WebGPU: ${[i.vendor, i.architecture].filter(Boolean).join(' ') || 'available'}`;
-    badge.className = 'badge ok';
+    badge.textContent = `WebGPU: ${[i.vendor, i.architecture].filter(Boolean).join(' ') || 'available'} (checking…)`;
+    // The kernels themselves are checked in the Worker (where the pipeline runs); see the 'probe' message.
+    post({ type: 'probe' });
     return;
   }
+  document.body.dataset.webgpu = 'none';
   badge.textContent = 'no WebGPU';
   badge.className = 'badge bad';
   const banner = $('banner');
@@ -494,6 +496,20 @@ function onWorkerMessage(m: FromWorker): void {
         ? `✓ ${m.summary}${m.warnings.length ? `\n${m.warnings.join('\n')}` : ''}`
         : `✗ ${m.message}\n\n${ERROR_ADVICE[m.kind]}`;
       s.className = m.ok ? 'hint' : 'hint message error';
+      break;
+    }
+    case 'probe': {
+      const badge = $('gpu-status');
+      document.body.dataset.webgpu = m.ok ? 'ok' : 'failed';
+      badge.textContent = m.ok ? `WebGPU: ${m.adapter} ✓` : `WebGPU: ${m.adapter ?? 'unusable'} ✗`;
+      badge.title = m.message;
+      badge.className = m.ok ? 'badge ok' : 'badge bad';
+      if (!m.ok) {
+        const banner = $('banner');
+        banner.hidden = false;
+        banner.textContent = `WebGPU check failed: ${m.message}. The device is set to CPU.`;
+        $<HTMLSelectElement>('device').value = 'cpu';
+      }
       break;
     }
     case 'device':

@@ -29,7 +29,8 @@ export interface RunSettings {
 export type ToWorker =
   | { type: 'validate'; model: ModelSource }
   | { type: 'run'; model: ModelSource; images: RawImage[]; masks: GrayMask[]; settings: RunSettings }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  | { type: 'probe' };
 
 /** Error classes the page explains differently. */
 export type ErrorKind = 'no-webgpu' | 'model' | 'oom' | 'input' | 'cancelled' | 'other';
@@ -52,4 +53,13 @@ export type FromWorker =
       device: string;
       timings: { stage: string; seconds: number }[];
     }
-  | { type: 'error'; kind: ErrorKind; message: string };
+  | { type: 'error'; kind: ErrorKind; message: string }
+  | {
+      type: 'probe';
+      /** Adapter description, or null when the Worker gets no WebGPU adapter. */
+      adapter: string | null;
+      /** Largest |GPU - CPU twin| of the check product, relative to its largest |value| (null without adapter). */
+      relDiff: number | null;
+      ok: boolean;
+      message: string;
+    };

@@ -12,10 +12,12 @@
 
 import type { ModelFiles } from '../../src/io/model-files.ts';
 import { encodePly, rowsToProperties } from '../../src/io/ply-gaussians.ts';
+import { matmul } from '../../src/ops/matmul/matmul.ts';
 import { type ModelDir, openModelDir } from '../../src/pipeline/model-dir.ts';
 import { runPipeline } from '../../src/pipeline/run.ts';
 import { meshToGlb } from '../../src/representations/mesh.ts';
 import { GpuContext } from '../../src/runtime/gpu.ts';
+import { Tensor } from '../../src/runtime/tensor.ts';
 import {
   countingModelFiles,
   directoryHandleModelFiles,
@@ -35,6 +37,17 @@ const scope = self as unknown as WorkerScope;
 
 /** Weight progress messages are sent at most this often (ms), so byte-range reads do not flood the page. */
 const WEIGHT_PROGRESS_INTERVAL_MS = 100;
+
+/** Shape of the WebGPU self-check product [M, K] x [K, N]: awkward sizes so edge tiles run. */
+const PROBE_M = 37;
+const PROBE_K = 61;
+const PROBE_N = 53;
+/**
+ * Allowed relative difference of the self-check: both sides accumulate 61 f32 products in different orders, so
+ * they agree to ~1e-6 relative; 1e-4 leaves room for fused multiply-add differences and still fails any wrong
+ * index or tile (which give O(1) errors).
+ */
+const PROBE_TOLERANCE = 1e-4;
 
 let controller: AbortController | null = null;
 
@@ -147,9 +160,74 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   }
 }
 
+/** Deterministic values in [-1, 1) (a 32-bit LCG): the check needs no randomness, only non-trivial inputs. */
+function probeValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/**
+ * WebGPU self-check: creates the device the pipeline would use and compares one matmul on it with the CPU twin,
+ * so the page can tell "WebGPU works here" from "an adapter exists" in a second instead of a whole run.
+ */
+async function probe(): Promise<void> {
+  let gpu: GpuContext | null = null;
+  try {
+    gpu = await GpuContext.create();
+    if (!gpu) {
+      post({
+        type: 'probe',
+        adapter: null,
+        relDiff: null,
+        ok: false,
+        message: 'no WebGPU adapter in the Worker',
+      });
+      return;
+    }
+    const a = probeValues(PROBE_M * PROBE_K, 1);
+    const b = probeValues(PROBE_K * PROBE_N, 2);
+    const cpu = matmul(Tensor.fromArray(a, [PROBE_M, PROBE_K]), Tensor.fromArray(b, [PROBE_K, PROBE_N]));
+    const ga = Tensor.fromArray(a, [PROBE_M, PROBE_K], { gpu });
+    const gb = Tensor.fromArray(b, [PROBE_K, PROBE_N], { gpu });
+    const gc = matmul(ga, gb);
+    const got = await gc.toArray();
+    const want = await cpu.toArray();
+    let maxAbs = 0;
+    let maxDiff = 0;
+    for (let i = 0; i < want.length; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs(want[i]));
+      maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    }
+    for (const t of [ga, gb, gc]) t.dispose();
+    const relDiff = maxDiff / Math.max(maxAbs, Number.MIN_VALUE);
+    const info = gpu.adapterInfo;
+    const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'WebGPU';
+    const ok = relDiff <= PROBE_TOLERANCE;
+    post({
+      type: 'probe',
+      adapter,
+      relDiff,
+      ok,
+      message: ok
+        ? `matmul on WebGPU matches the CPU twin (relative difference ${relDiff.toExponential(1)})`
+        : `matmul on WebGPU differs from the CPU twin by ${relDiff.toExponential(1)} (relative): this GPU/driver gives wrong results; use the CPU device`,
+    });
+  } catch (e) {
+    post({ type: 'probe', adapter: null, relDiff: null, ok: false, message: classifyError(e).message });
+  } finally {
+    gpu?.destroy();
+  }
+}
+
 scope.addEventListener('message', (ev) => {
   const m = ev.data;
   if (m.type === 'cancel') controller?.abort(new Error('cancelled by the user'));
   else if (m.type === 'validate') void validate(m.model);
   else if (m.type === 'run') void run(m);
+  else if (m.type === 'probe') void probe();
 });
