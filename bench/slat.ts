@@ -275,7 +275,7 @@ function fmt(ms: number): string {
   return `${ms.toFixed(1)} ms`;
 }
 
-const bench: BenchFn = async ({ gpu, args }) => {
+const bench: BenchFn = async ({ gpu, args, json }) => {
   const precision = (argValue(args, 'precision') ?? 'f16') as 'f16' | 'f32';
   const iterations = Number(argValue(args, 'iters') ?? 5);
   const only = new Set((argValue(args, 'only') ?? 'flow,gs,mesh,rf,conv').split(','));
@@ -300,6 +300,11 @@ const bench: BenchFn = async ({ gpu, args }) => {
       'wall time per call after >= 1 s warm-up (GPU drained each iteration), median of --iters; conv: GPU timestamps',
   };
   console.error(`slat bench: ${n} voxels, ${precision}${small ? ' (--small configs)' : ''}`);
+  // With --json, one line of the figures so far after each case: tools/device/bench-slat.sh keeps the last one
+  // when a step is cut off by its time limit.
+  const progress = (name: string): void => {
+    if (json) process.stdout.write(`${JSON.stringify({ progress: name, ...figures })}\n`);
+  };
   const latent = (): SparseTensor =>
     SparseTensor.create(
       Tensor.fromArray(
@@ -341,6 +346,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
       figures.flowProfile = await profileKernels(gpu, step);
       console.error('flow kernels:', JSON.stringify((figures.flowProfile as KernelProfile | null)?.byFamily));
     }
+    progress('flow');
     x.feats.dispose();
     x.disposeCache();
     disposeFlowCondition(c);
@@ -374,6 +380,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
       figures[`${name}Profile`] = p;
       console.error(`${name} kernels:`, JSON.stringify(p?.byFamily));
     }
+    progress(name);
     x.feats.dispose();
     x.disposeCache();
     dec.dispose();
@@ -483,6 +490,8 @@ const bench: BenchFn = async ({ gpu, args }) => {
         }
       }
       conv[sh.name] = entry;
+      figures.conv = conv;
+      progress(`conv.${sh.name}`);
       xs.disposeCache();
       feats.dispose();
       w.matrix.dispose();

@@ -279,6 +279,7 @@ def case(name, fn):
     except Exception as e:  # noqa: BLE001  (one failing case must not lose the others)
         out[name] = {"error": repr(e)}
     print(name, json.dumps(out[name]), file=sys.stderr)
+    print(json.dumps({**out, "progress": name}), flush=True)  # one line: survives a step cut off by its limit
 
 
 with torch.no_grad():

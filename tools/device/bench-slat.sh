@@ -36,10 +36,20 @@ import json, sys
 text = open(sys.argv[2]).read()
 i = text.rfind("\n{")
 j = text[i + 1:] if i >= 0 else text[text.find("{"):]
+def partial():  # a step cut off by its limit: the last complete one-line progress object, if any
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except Exception:
+                pass
+    return None
 try:
     print(json.dumps({"step": sys.argv[1], "exit": int(sys.argv[3]), "result": json.loads(j)}))
 except Exception:
-    print(json.dumps({"step": sys.argv[1], "exit": int(sys.argv[3]), "raw": text[-2000:]}))
+    r = partial()
+    key = "partial" if r is not None else "raw"
+    print(json.dumps({"step": sys.argv[1], "exit": int(sys.argv[3]), key: r if r is not None else text[-2000:]}))
 PY
 }
 # Limits are upper bounds summing to < 600 s with the setup; a step that ends early leaves the time to the next.
