@@ -146,7 +146,12 @@ export function trellisCameras(
  * @example
  * const tri = projectFaces(mesh, cameras[0], 128);
  */
-export function projectFaces(mesh: Mesh, cam: CameraFrame, resolution: number): Float32Array {
+export function projectFaces(
+  mesh: Mesh,
+  cam: CameraFrame,
+  resolution: number,
+  target?: Float32Array,
+): Float32Array {
   const m = cam.transform;
   const px = m[0]![3]!;
   const py = m[1]![3]!;
@@ -178,7 +183,11 @@ export function projectFaces(mesh: Mesh, cam: CameraFrame, resolution: number): 
     iz[v] = 1 / depth;
   }
   const f = mesh.faces;
-  const out = new Float32Array((f.length / 3) * TRI_STRIDE);
+  // Reusing the caller's buffer across views saves allocating and zeroing 36 MB per view at 1M faces.
+  const out =
+    target && target.length === (f.length / 3) * TRI_STRIDE
+      ? target
+      : new Float32Array((f.length / 3) * TRI_STRIDE);
   for (let t = 0; t < f.length / 3; t++) {
     for (let k = 0; k < 3; k++) {
       const v = f[t * 3 + k]!;
@@ -387,32 +396,36 @@ export function selectOccludedFaces(
   return { occluded, ratio, target, starts };
 }
 
-/** Packed per-pixel word of the renders: gray | alpha << 8 | mask << 16. */
-export function packWord(gray: number, alpha: number, mask: number): number {
-  return (gray | (alpha << 8) | (mask << 16)) >>> 0;
+/**
+ * Packed per-pixel word of the renders: the RGBA bytes of the output image in memory order (gray, gray, gray, alpha;
+ * little-endian), so the rendered words are the image without a copy. The mask is implied: alpha 0 is background,
+ * gray 0 occluded (visible faces are at least SHADE_MIN), anything else visible (see {@link maskOfWord}).
+ */
+export function packWord(gray: number, alpha: number): number {
+  return (gray | (gray << 8) | (gray << 16) | (alpha << 24)) >>> 0;
 }
-/** Word of pixels no face covers. */
-export const BACKGROUND_WORD = packWord(0, 0, MASK_BACKGROUND);
+/** Word of pixels no face covers (transparent black). */
+export const BACKGROUND_WORD = packWord(0, 0);
+
+/** The 3-level mask value of a packed word. */
+export function maskOfWord(w: number): number {
+  if (w >>> 24 === 0) return MASK_BACKGROUND;
+  return (w & 255) === 0 ? MASK_OCCLUDED : MASK_VISIBLE;
+}
 
 /**
- * Per-face output words for one camera: occluded faces black with mask 0, the others gray by headlight shading
- * with mask 188.
+ * View-independent face data for {@link faceWords}: the (unnormalised) normal `(b - a) x (c - a)` and the centroid
+ * of every face, 6 f64 per face. Computed once per mesh instead of once per view (the same arithmetic, so the same
+ * words).
  * @example
- * const info = faceWords(mesh, occluded, cameras[0]);
+ * const frames = faceFrames(mesh);
  */
-export function faceWords(mesh: Mesh, occluded: Uint8Array, cam: CameraFrame): Uint32Array {
+export function faceFrames(mesh: Mesh): Float64Array {
   const p = mesh.positions;
   const f = mesh.faces;
   const F = f.length / 3;
-  const cx = cam.transform[0]![3]!;
-  const cy = cam.transform[1]![3]!;
-  const cz = cam.transform[2]![3]!;
-  const out = new Uint32Array(F);
+  const out = new Float64Array(F * 6);
   for (let t = 0; t < F; t++) {
-    if (occluded[t]) {
-      out[t] = packWord(0, 255, MASK_OCCLUDED);
-      continue;
-    }
     const a = f[t * 3]! * 3;
     const b = f[t * 3 + 1]! * 3;
     const c = f[t * 3 + 2]! * 3;
@@ -422,15 +435,49 @@ export function faceWords(mesh: Mesh, occluded: Uint8Array, cam: CameraFrame): U
     const vx = p[c]! - p[a]!;
     const vy = p[c + 1]! - p[a + 1]!;
     const vz = p[c + 2]! - p[a + 2]!;
-    const nx = uy * vz - uz * vy;
-    const ny = uz * vx - ux * vz;
-    const nz = ux * vy - uy * vx;
-    const dx = cx - (p[a]! + p[b]! + p[c]!) / 3;
-    const dy = cy - (p[a + 1]! + p[b + 1]! + p[c + 1]!) / 3;
-    const dz = cz - (p[a + 2]! + p[b + 2]! + p[c + 2]!) / 3;
+    out[t * 6] = uy * vz - uz * vy;
+    out[t * 6 + 1] = uz * vx - ux * vz;
+    out[t * 6 + 2] = ux * vy - uy * vx;
+    out[t * 6 + 3] = (p[a]! + p[b]! + p[c]!) / 3;
+    out[t * 6 + 4] = (p[a + 1]! + p[b + 1]! + p[c + 1]!) / 3;
+    out[t * 6 + 5] = (p[a + 2]! + p[b + 2]! + p[c + 2]!) / 3;
+  }
+  return out;
+}
+
+/**
+ * Per-face output words for one camera: occluded faces black, the others gray by two-sided headlight shading
+ * (`SHADE_MIN + SHADE_RANGE * |cos|` between the face normal and the direction to the camera).
+ * @example
+ * const info = faceWords(mesh, occluded, cameras[0]);
+ */
+export function faceWords(
+  mesh: Mesh,
+  occluded: Uint8Array,
+  cam: CameraFrame,
+  frames: Float64Array = faceFrames(mesh),
+  target?: Uint32Array,
+): Uint32Array {
+  const F = mesh.faces.length / 3;
+  const cx = cam.transform[0]![3]!;
+  const cy = cam.transform[1]![3]!;
+  const cz = cam.transform[2]![3]!;
+  const out = target && target.length === F ? target : new Uint32Array(F);
+  const black = packWord(0, 255);
+  for (let t = 0; t < F; t++) {
+    if (occluded[t]) {
+      out[t] = black;
+      continue;
+    }
+    const nx = frames[t * 6]!;
+    const ny = frames[t * 6 + 1]!;
+    const nz = frames[t * 6 + 2]!;
+    const dx = cx - frames[t * 6 + 3]!;
+    const dy = cy - frames[t * 6 + 4]!;
+    const dz = cz - frames[t * 6 + 5]!;
     const norm = Math.sqrt((nx * nx + ny * ny + nz * nz) * (dx * dx + dy * dy + dz * dz));
     const cos = Math.min(1, Math.abs(nx * dx + ny * dy + nz * dz) / (norm || 1));
-    out[t] = packWord(Math.round(SHADE_MIN + SHADE_RANGE * cos), 255, MASK_VISIBLE);
+    out[t] = packWord(Math.round(SHADE_MIN + SHADE_RANGE * cos), 255);
   }
   return out;
 }
@@ -454,6 +501,8 @@ export interface Occlude3dOptions {
   onView?: (view: Occlude3dView, index: number) => Promise<void> | void;
   /** Pending `onView` promises allowed while rendering goes on. */
   inFlight?: number;
+  /** Return the face ids per view (`Occlude3dView.ids`; empty otherwise): the GPU then reads back twice as much. */
+  keepIds?: boolean;
   /** Filled with milliseconds per phase (adjacency, patch, project, shade, render, pack, write), added to. */
   timings?: Record<string, number>;
 }
@@ -461,6 +510,7 @@ export interface Occlude3dOptions {
 export const OCCLUDE3D_DEFAULTS: Required<Omit<Occlude3dOptions, 'gpu' | 'onView' | 'timings'>> = {
   views: 4,
   inFlight: 4,
+  keepIds: true,
   resolution: TRELLIS_RESOLUTION,
   seed: 0,
   ratioRange: OCCLUDED_RATIO_RANGE,
@@ -474,7 +524,7 @@ export interface Occlude3dView {
   image: RawImage;
   /** 1-channel 3-level mask. */
   mask: RawImage;
-  /** Face id per pixel (0xffffffff where empty). */
+  /** Face id per pixel (0xffffffff where empty); empty with `keepIds: false` on the GPU. */
   ids: Uint32Array;
   camera: CameraFrame;
 }
@@ -549,28 +599,29 @@ export async function occlude3d(
   const cameras = trellisCameras(o.views, offset, o.fovDegrees, o.radius);
   const R = o.resolution;
   const views: Occlude3dView[] = [];
+  const frames = faceFrames(mesh);
+  const triBuf = new Float32Array(F * TRI_STRIDE);
+  const infoBuf = new Uint32Array(F);
+  lap('shade');
   const pending = new Set<Promise<void>>();
   let failure: unknown = null;
   for (let vi = 0; vi < cameras.length; vi++) {
     const camera = cameras[vi]!;
-    const tri = projectFaces(mesh, camera, R);
+    // Both buffers are reused across views: the GPU path copies them at writeBuffer, the CPU twin reads them now.
+    const tri = projectFaces(mesh, camera, R, triBuf);
     lap('project');
-    const info = faceWords(mesh, sel.occluded, camera);
+    const info = faceWords(mesh, sel.occluded, camera, frames, infoBuf);
     lap('shade');
     const r = gpu
-      ? await renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD)
+      ? await renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD, { ids: o.keepIds })
       : renderFacesCpu(tri, info, R, R, BACKGROUND_WORD);
     lap('render');
-    const rgba = new Uint8Array(R * R * 4);
+    // The words are the RGBA bytes (little-endian hosts, as every WebGPU platform); only the mask is computed.
+    const rgba = new Uint8Array(r.out.buffer, r.out.byteOffset, R * R * 4);
     const mask = new Uint8Array(R * R);
     for (let i = 0; i < R * R; i++) {
-      const w = r.out[i]!;
-      const g = w & 255;
-      rgba[i * 4] = g;
-      rgba[i * 4 + 1] = g;
-      rgba[i * 4 + 2] = g;
-      rgba[i * 4 + 3] = (w >>> 8) & 255;
-      mask[i] = (w >>> 16) & 255;
+      const a = rgba[i * 4 + 3]!;
+      mask[i] = a === 0 ? MASK_BACKGROUND : rgba[i * 4] === 0 ? MASK_OCCLUDED : MASK_VISIBLE;
     }
     const view: Occlude3dView = {
       image: { width: R, height: R, channels: 4, data: rgba },
@@ -648,6 +699,7 @@ export async function occlude3dToDir(
 ): Promise<Occlude3dResult> {
   await mkdir(dir, { recursive: true });
   const r = await occlude3d(input, {
+    keepIds: false,
     ...options,
     onView: async (v, i) => {
       await Promise.all([

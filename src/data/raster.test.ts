@@ -124,6 +124,11 @@ test('depth order and deterministic ties (CPU and GPU)', async (t) => {
   if (!gpu) return;
   const g = await renderFacesGpu(gpu, tri, info, 26, 14, BG);
   assert.deepEqual(g.ids, cpu.ids);
+  assert.deepEqual(g.out, cpu.out);
+  // Words only (one read-back of half the size): the same words, no ids.
+  const w = await renderFacesGpu(gpu, tri, info, 26, 14, BG, { ids: false });
+  assert.equal(w.ids.length, 0);
+  assert.deepEqual(w.out, cpu.out);
 });
 
 test('argument errors name the op', () => {

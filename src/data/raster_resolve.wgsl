@@ -1,7 +1,9 @@
 // Resolve of the face-id buffer into one packed output word per pixel: out[p] = info[id - face_base] for the
 // pixels whose face lies in the current face chunk [face_base, face_base + count); the first chunk also writes the
-// background word to pixels without a face. `info` holds, per face, the final word (gray | alpha << 8 | mask << 16)
+// background word to pixels without a face. `info` holds, per face, the final word (the pixel's RGBA bytes, see packWord in occlude3d.ts)
 // computed on the CPU, so the GPU result equals the CPU twin bit for bit given the same ids.
+// `out` holds the words from element `out_base` on; the first chunk also copies the ids into out[0 .. pixels), so one
+// read-back of `out` returns both (a separate read-back of the ids cost ~30 ms per 512^2 view on lavapipe).
 
 struct Params {
   pixels: u32,
@@ -9,7 +11,7 @@ struct Params {
   face_base: u32,
   nx: u32,
   background: u32,
-  pad0: u32,
+  out_base: u32,
   pad1: u32,
   pad2: u32,
 }
@@ -29,13 +31,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     return;
   }
   let id = ids[p];
+  if (params.face_base == 0u) {
+    out[p] = id;
+  }
   if (id == NO_FACE) {
     if (params.face_base == 0u) {
-      out[p] = params.background;
+      out[params.out_base + p] = params.background;
     }
     return;
   }
   if (id >= params.face_base && id - params.face_base < params.count) {
-    out[p] = info[id - params.face_base];
+    out[params.out_base + p] = info[id - params.face_base];
   }
 }
