@@ -6,6 +6,7 @@
 
 import type { Command } from 'commander';
 import { readConditioning } from '../pipeline/conditioning-file.ts';
+import { readInjectedFloat, readInjectedInt } from '../pipeline/dump-writer.ts';
 import {
   type DeviceChoice,
   OUTPUT_FORMATS,
@@ -39,6 +40,11 @@ export interface ReconstructCliOptions {
   padToSquare?: boolean;
   force?: boolean;
   json?: boolean;
+  noiseSs?: string;
+  noiseSlat?: string;
+  coords?: string;
+  dump?: string;
+  dumpSteps?: boolean;
 }
 
 class CliError extends Error {}
@@ -80,6 +86,8 @@ export function summary(r: ReconstructResult): string {
   if (r.peakGpuBytes !== null) lines.push(`peak GPU memory: ${formatBytes(r.peakGpuBytes)}`);
   for (const s of r.skipped) lines.push(`skipped ${s.format}: ${s.reason}`);
   if (r.out) lines.push(`wrote ${r.files.length} file(s) to ${r.out}: ${r.files.join(', ')}`);
+  if (r.dump)
+    lines.push(`dumped ${r.dump.files.length} file(s) to ${r.dump.dir}: ${r.dump.files.join(', ')}`);
   return lines.join('\n');
 }
 
@@ -89,6 +97,13 @@ export function summary(r: ReconstructResult): string {
  * await runReconstruct({ image: ['a.png'], mask: ['a_mask.png'], model: 'm', out: 'o', ...defaults });
  */
 export async function runReconstruct(opts: ReconstructCliOptions): Promise<ReconstructResult> {
+  if (opts.dumpSteps && !opts.dump) throw new CliError('--dump-steps needs --dump DIR');
+  // Injected tensors are read before any work, so a wrong file fails at once.
+  const noiseSs = opts.noiseSs ? await readInjectedFloat(opts.noiseSs, 'noise', '--noise-ss') : undefined;
+  const noiseSlat = opts.noiseSlat
+    ? await readInjectedFloat(opts.noiseSlat, 'noise_feats', '--noise-slat')
+    : undefined;
+  const coords = opts.coords ? await readInjectedInt(opts.coords, 'coords', '--coords') : undefined;
   const progress = createProgress({ quiet: !!opts.json });
   const warnings: string[] = [];
   try {
@@ -112,6 +127,14 @@ export async function runReconstruct(opts: ReconstructCliOptions): Promise<Recon
       ...(opts.dilation !== undefined && { dilationKernel: num('dilation', opts.dilation) }),
       ...(opts.padToSquare && { padToSquare: true }),
       ...(opts.cond && { condition: await readConditioning(opts.cond) }),
+      ...(noiseSs && { noiseSs }),
+      ...(noiseSlat && { noiseSlat }),
+      ...(coords && { coords }),
+      ...(opts.dump && {
+        dumpDir: opts.dump,
+        dumpSteps: !!opts.dumpSteps,
+        dumpMetadata: dumpMetadata(opts),
+      }),
       onProgress: (e) => progress.update(e),
       onWarning: (m) => {
         warnings.push(m);
@@ -121,6 +144,25 @@ export async function runReconstruct(opts: ReconstructCliOptions): Promise<Recon
   } finally {
     progress.stop();
   }
+}
+
+/** The run's settings, recorded in every dump file (compare prints nothing from it; it is for people). */
+function dumpMetadata(opts: ReconstructCliOptions): Record<string, string> {
+  return {
+    producer: 'amodal3r reconstruct',
+    seed: opts.seed,
+    ss_steps: opts.ssSteps,
+    ss_cfg: opts.ssCfg,
+    slat_steps: opts.slatSteps,
+    slat_cfg: opts.slatCfg,
+    precision: opts.precision,
+    view_order: opts.viewOrder,
+    images: opts.image.join(','),
+    masks: opts.mask.join(','),
+    noise_ss: opts.noiseSs ?? '',
+    noise_slat: opts.noiseSlat ?? '',
+    coords: opts.coords ?? '',
+  };
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -172,7 +214,21 @@ export function registerReconstruct(program: Command): void {
       '--pad-to-square',
       'pad non-square inputs to a square instead of squashing them (leaves the official preprocessing)',
     )
-    .option('--force', 'replace an existing --out')
+    .option(
+      '--noise-ss <file[:name]>',
+      'stage-1 initial latent from a safetensors file (default name noise) instead of the seeded one',
+    )
+    .option(
+      '--noise-slat <file[:name]>',
+      'stage-2 initial features [N,8] (default name noise_feats) instead of the seeded ones',
+    )
+    .option(
+      '--coords <file[:name]>',
+      'occupied voxels int32 [N,4] (default name coords) instead of stage 1 (which is then skipped)',
+    )
+    .option('--dump <dir>', 'write the intermediate tensors as safetensors (docs/reproducibility.md)')
+    .option('--dump-steps', 'with --dump: also the latent after every sampler step')
+    .option('--force', 'replace an existing --out (and --dump)')
     .option('--json', 'print one JSON object (no progress bars)')
     .action(async (opts: ReconstructCliOptions) => {
       if (!opts.cond && opts.image.length === 0)

@@ -2,7 +2,10 @@
  * `compareDumps(a, b)`: compares two intermediate-dump folders (ours vs ours, or ours vs the official pipeline
  * via tools/official_dump.py) tensor by tensor. Every `*.safetensors` file present in both folders is compared;
  * tensors with the same name are matched. Floating tensors: shape, max-abs and relative error
- * (max |a - b| / max |b|). Integer coordinate tensors ([N, 4] or [N, 3] voxel indices): IoU of the two sets.
+ * (max |a - b| / max |b|). Integer coordinate tensors ([N, 4] or [N, 3] voxel indices, also mesh faces): IoU of
+ * the two sets of rows. Tolerances can differ per dump group or tensor (`tolerances: { stage2: 1e-4,
+ * 'mesh/vertices': 1e-3 }`, the most specific key wins); `ignore` leaves tensors out (e.g. the large encode
+ * tensors a committed fixture omits). Dump names and shapes: dump.ts, docs/reproducibility.md.
  *
  * @example
  * const report = await compareDumps('out/dump', 'official/dump', { rtol: 1e-3, iou: 0.99 });
@@ -19,9 +22,46 @@ export interface CompareOptions {
   rtol?: number;
   /** Smallest allowed IoU for coordinate tensors. */
   iou?: number;
+  /** Relative tolerance per `group` or `group/tensor` (overrides `rtol`; the longer key wins). */
+  tolerances?: Readonly<Record<string, number>>;
+  /** `group/tensor` names (or whole `group`s) left out of the comparison. */
+  ignore?: readonly string[];
 }
 
-export const COMPARE_DEFAULTS: Required<CompareOptions> = { rtol: 1e-3, iou: 0.99 };
+export const COMPARE_DEFAULTS: Required<CompareOptions> = {
+  rtol: 1e-3,
+  iou: 0.99,
+  tolerances: {},
+  ignore: [],
+};
+
+/** The relative tolerance that applies to `file`'s tensor `name`. */
+export function toleranceFor(file: string, name: string, o: Required<CompareOptions>): number {
+  const group = file.replace(/\.safetensors$/, '');
+  return o.tolerances[`${group}/${name}`] ?? o.tolerances[group] ?? o.rtol;
+}
+
+function ignored(file: string, name: string, o: Required<CompareOptions>): boolean {
+  const group = file.replace(/\.safetensors$/, '');
+  return o.ignore.includes(group) || o.ignore.includes(`${group}/${name}`);
+}
+
+/**
+ * Parses `--tol stage2=1e-4` entries into a tolerance map.
+ * @example
+ * parseTolerances(['stage2=1e-4', 'mesh/vertices=1e-3']); // { stage2: 1e-4, 'mesh/vertices': 1e-3 }
+ */
+export function parseTolerances(entries: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of entries) {
+    const i = e.indexOf('=');
+    const v = Number(e.slice(i + 1));
+    if (i <= 0 || !Number.isFinite(v) || v < 0)
+      throw new Error(`--tol ${e}: expected GROUP[/TENSOR]=RTOL with RTOL >= 0, e.g. stage2=1e-4`);
+    out[e.slice(0, i)] = v;
+  }
+  return out;
+}
 
 export interface TensorComparison {
   file: string;
@@ -32,6 +72,8 @@ export interface TensorComparison {
   maxAbs?: number;
   rel?: number;
   iou?: number;
+  /** The tolerance applied (rtol for floats, smallest IoU for coordinates). */
+  tol?: number;
   ok: boolean;
   note?: string;
 }
@@ -84,7 +126,7 @@ async function compareTensor(
     for (const k of sa) if (sb.has(k)) inter++;
     const union = sa.size + sb.size - inter;
     const iou = union === 0 ? 1 : inter / union;
-    return { ...base, kind: 'coords', iou, ok: iou >= o.iou };
+    return { ...base, kind: 'coords', iou, tol: o.iou, ok: iou >= o.iou };
   }
   if (base.shapeA.join() !== base.shapeB.join()) {
     return { ...base, kind: 'float', ok: false, note: 'shape mismatch' };
@@ -101,12 +143,14 @@ async function compareTensor(
     scale = Math.max(scale, Math.abs(vb[i]));
   }
   const rel = scale === 0 ? maxAbs : maxAbs / scale;
+  const tol = toleranceFor(file, name, o);
   return {
     ...base,
     kind: 'float',
     maxAbs,
     rel,
-    ok: !nan && rel <= o.rtol,
+    tol,
+    ok: !nan && rel <= tol,
     note: nan ? 'NaN mismatch' : undefined,
   };
 }
@@ -121,6 +165,7 @@ export async function compareDumps(
   const filesB = new Set(await safetensorsFiles(dirB));
   const rows: TensorComparison[] = [];
   for (const file of filesA) {
+    if (ignored(file, '*', o)) continue;
     if (!filesB.has(file)) {
       rows.push({
         file,
@@ -137,6 +182,7 @@ export async function compareDumps(
     const b = await openSafetensorsFile(join(dirB, file));
     try {
       for (const name of a.names) {
+        if (ignored(file, name, o)) continue;
         if (!b.has(name)) {
           rows.push({
             file,
@@ -152,7 +198,7 @@ export async function compareDumps(
         rows.push(await compareTensor(file, name, a, b, o));
       }
       for (const name of b.names) {
-        if (!a.has(name))
+        if (!a.has(name) && !ignored(file, name, o))
           rows.push({
             file,
             name,
@@ -169,7 +215,7 @@ export async function compareDumps(
     }
   }
   for (const file of filesB) {
-    if (!filesA.includes(file))
+    if (!filesA.includes(file) && !ignored(file, '*', o))
       rows.push({
         file,
         name: '*',
@@ -187,7 +233,7 @@ export async function compareDumps(
 /** A fixed-width text table of a report. */
 export function formatCompareReport(r: CompareReport): string {
   const lines = [
-    'file/tensor                                   shape              max-abs     rel/IoU     ok',
+    'file/tensor                                   shape              max-abs     rel/IoU           tol       ok',
   ];
   for (const row of r.rows) {
     const id = `${row.file.replace(/\.safetensors$/, '')}/${row.name}`.padEnd(45);
@@ -199,8 +245,10 @@ export function formatCompareReport(r: CompareReport): string {
         : row.rel !== undefined
           ? row.rel.toExponential(2)
           : '-';
+    const tol =
+      row.tol === undefined ? '-' : row.kind === 'coords' ? `>=${row.tol}` : `<=${row.tol.toExponential(0)}`;
     lines.push(
-      `${id} ${shape} ${m} ${rel.padEnd(11)} ${row.ok ? 'ok' : 'FAIL'}${row.note ? ` (${row.note})` : ''}`,
+      `${id} ${shape} ${m} ${rel.padEnd(17)} ${tol.padEnd(9)} ${row.ok ? 'ok' : 'FAIL'}${row.note ? ` (${row.note})` : ''}`,
     );
   }
   lines.push(r.ok ? 'all within tolerance' : 'some tensors differ beyond tolerance');

@@ -49,6 +49,8 @@ export interface EncodeOptions
   gpu?: GpuContext | null;
   /** Called after each view with (done, total). */
   onView?: (done: number, total: number) => void;
+  /** Receives each view's preprocessed DINOv2 input [3, 518, 518] (for intermediate dumps). */
+  onImage?: (view: number, image518: Float32Array) => void;
 }
 
 export type ImageInput = string | RawImage;
@@ -98,6 +100,7 @@ export async function encodeCondition(
       label: labels[i],
     }),
   );
+  for (let i = 0; i < views.length; i++) options.onImage?.(i, views[i].image518);
   const gpu = options.gpu ?? null;
   let dino: Dinov2;
   const owned = !(options.dinov2 instanceof Dinov2);

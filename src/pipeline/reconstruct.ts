@@ -19,6 +19,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { occupancyPointProperties, writeGaussiansPly, writePly } from '../io/ply-gaussians.ts';
 import { writeFrames, writeGif } from '../render/turntable-files.ts';
 import { writeMeshGlb } from '../representations/mesh.ts';
+import { DumpWriter } from './dump-writer.ts';
 import { InputError } from './encode.ts';
 import {
   OCCUPANCY_RESOLUTION,
@@ -47,6 +48,10 @@ export interface ReconstructOptions extends Omit<RunPipelineOptions, 'outputs'> 
   /** Replace an existing `out`. */
   force?: boolean;
   formats?: readonly OutputFormat[];
+  /** Intermediate-dump folder (dump-writer.ts); replaced only with `force`. */
+  dumpDir?: string | null;
+  /** Metadata written into every dump file (the run's settings). */
+  dumpMetadata?: Record<string, string>;
 }
 
 export const RECONSTRUCT_DEFAULTS = {
@@ -59,6 +64,8 @@ export interface ReconstructResult {
   out: string | null;
   /** Files written, relative to `out`. */
   files: string[];
+  /** Dump folder and its files (null without `dumpDir`). */
+  dump: { dir: string; files: string[] } | null;
   /** Requested outputs that could not be produced, with the reason. */
   skipped: { format: OutputFormat | 'gaussians' | 'mesh'; reason: string }[];
   /** Stage-1 occupied voxels [N, 4] (batch, x, y, z) on the 64^3 grid. */
@@ -145,10 +152,22 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
   }
   const finalOut = options.out ? OutputDir.check(options.out, !!options.force) : null;
   const wantFrames = formats.includes('png') || formats.includes('gif');
-  const r = await runPipeline({
-    ...options,
-    outputs: { gaussians: formats.includes('ply'), mesh: formats.includes('glb'), frames: wantFrames },
-  });
+  const dumpWriter = options.dumpDir
+    ? DumpWriter.check(options.dumpDir, { force: !!options.force, metadata: options.dumpMetadata })
+    : null;
+  let r: Awaited<ReturnType<typeof runPipeline>>;
+  try {
+    r = await runPipeline({
+      ...options,
+      ...(dumpWriter && { dump: dumpWriter.sink }),
+      outputs: { gaussians: formats.includes('ply'), mesh: formats.includes('glb'), frames: wantFrames },
+    });
+  } catch (e) {
+    // A failed run's dump is kept (marked failed): it shows where the run went wrong.
+    if (dumpWriter && dumpWriter.names().length > 0) await dumpWriter.finish(e as Error).catch(() => {});
+    throw e;
+  }
+  const dump = dumpWriter ? { dir: dumpWriter.dir, files: await dumpWriter.finish() } : null;
   const skipped: ReconstructResult['skipped'] = [];
   for (const s of r.skipped) {
     if (s.output === 'gaussians') skipped.push({ format: 'gaussians', reason: s.reason });
@@ -199,6 +218,7 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
   return {
     out: finalOut,
     files: outDir?.files ?? [],
+    dump,
     skipped,
     coords: r.coords,
     voxels: r.voxels,

@@ -10,6 +10,12 @@
  * Random numbers follow the official order: one `TorchGenerator(seed)`, `randn([1, 8, 16, 16, 16])` for stage 1,
  * then `randn([N, 8])` for stage 2 from the same stream.
  *
+ * Reproducibility hooks (issue #10, dump.ts): `noiseSs` / `noiseSlat` replace the seeded noise (the stage-1 draw
+ * still happens, so an injected stage-1 noise leaves the stage-2 stream where the official code has it); `coords`
+ * replaces stage 1's occupancy (stage 1 and the SS decoder are then skipped). `dump` receives every intermediate
+ * tensor under the names of `DUMP_TENSORS`; `dumpSteps` adds the latent after each sampler step. Reading back a
+ * dumped tensor costs one GPU readback per tensor (the per-step ones are off by default for that reason).
+ *
  * Notes:
  * - Stage 1 runs its own loop (sampleFlow + the flow, then the decoder) instead of `sampleSparseStructure`, so the
  *   flow's weights are released before the decoder's are loaded (peak = max of the two, not the sum).
@@ -43,6 +49,7 @@ import type { Mesh } from '../representations/mesh.ts';
 import { GPU_HELP, GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
 import { SparseTensor } from '../sparse/sparse-tensor.ts';
+import { checkInjection, type DumpSink, type InjectedTensor, stepName } from './dump.ts';
 import { type Conditioning, encodeCondition, type ImageInput, InputError, type MaskInput } from './encode.ts';
 import { type ModelDir, type ModelEntry, openModelDir, openModelWeights } from './model-dir.ts';
 import { sampleFlow, type ViewOrder, viewSchedule } from './sampler.ts';
@@ -109,6 +116,16 @@ export interface RunPipelineOptions {
   onWarning?: (message: string) => void;
   /** Cancels the run between steps (the promise rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** Stage-1 initial latent [1, K, R, R, R] instead of the seeded one. */
+  noiseSs?: InjectedTensor<Float32Array>;
+  /** Stage-2 initial features [N, C] instead of the seeded ones (N must match the voxels). */
+  noiseSlat?: InjectedTensor<Float32Array>;
+  /** Occupied voxels [N, 4] (batch 0, x, y, z) instead of stage 1's; stage 1 is skipped. */
+  coords?: InjectedTensor<Int32Array>;
+  /** Receives the intermediate tensors (names in dump.ts `DUMP_TENSORS`). */
+  dump?: DumpSink;
+  /** Also dump the latent after every sampler step (both stages). */
+  dumpSteps?: boolean;
 }
 
 export const RUN_PIPELINE_DEFAULTS = {
@@ -266,6 +283,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const tLoad = performance.now();
   const model = isModelDir(o.model) ? o.model : await openModelDir(o.model);
   for (const w of model.warnings) warn(w);
+  checkInjection({ noiseSs: o.noiseSs, noiseSlat: o.noiseSlat, coords: o.coords }, injectionShapes(model));
+  const dump: DumpSink = o.dump ?? (() => {});
   let gpu: GpuContext | null;
   let ownedGpu = false;
   if (options.gpu !== undefined) gpu = options.gpu;
@@ -295,6 +314,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   };
   try {
     // --- conditioning
+    const images518: Float32Array[] = [];
     const cond =
       o.condition ??
       (await stage('encode', async () => {
@@ -306,23 +326,43 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           padToSquare: o.padToSquare,
           onWarning: warn,
           onView: (d, n) => progress('encode', d, n),
+          ...(o.dump && {
+            onImage: (v: number, im: Float32Array) => {
+              images518[v] = im;
+            },
+          }),
         });
       }));
     if (o.condition) for (const w of cond.warnings) warn(w);
     const V = cond.views;
     const per = cond.tokens.length / V;
     const condViews = Array.from({ length: V }, (_, v) => cond.tokens.subarray(v * per, (v + 1) * per));
+    if (o.dump) {
+      if (images518.length === V) {
+        const side = IMAGE_SIDE;
+        const all = new Float32Array(V * 3 * side * side);
+        for (let v = 0; v < V; v++) all.set(images518[v], v * images518[v].length);
+        await dump('encode/image', all, [V, 3, side, side], 'f32');
+      }
+      await dump('encode/cond', cond.tokens, [V, per / COND_WIDTH, COND_WIDTH], 'f32');
+      await dump('encode/neg_cond', zeroCondition(), [1, per / COND_WIDTH, COND_WIDTH], 'f32');
+    }
 
     // --- stage 1: flow sampling of the 8x16^3 latent
     const generator = new TorchGenerator(o.seed);
-    const latent = await stage('stage1', async () => {
+    // The stage-1 draw happens even when it is injected or skipped: stage 2 continues the same stream.
+    const ssShape = injectionShapes(model).ssNoiseShape;
+    const seededSs = generator.randn(ssShape);
+    const stage1 = async () => {
       const flow = await loadModel(model.models.sparse_structure_flow_model as ModelEntry, (store, args) =>
         SparseStructureFlow.load(store, args as unknown as SsFlowConfig, { gpu, precision: o.precision }),
       );
       try {
         const res = flow.r.res;
         const shape = [1, flow.r.inC, res, res, res];
-        const noise = Tensor.fromArray(generator.randn(shape), shape, { gpu });
+        const noiseData = o.noiseSs?.data ?? seededSs;
+        await dump('stage1/noise', noiseData, shape, 'f32');
+        const noise = Tensor.fromArray(noiseData, shape, { gpu });
         const prepared = condViews.map((c) => prepareFlowCondition(c, gpu, flow.dtype));
         const neg = prepareFlowCondition(zeroCondition(), gpu, flow.dtype);
         const views = viewSchedule(o.ssSteps, cond.visibleFractions, o.viewOrder);
@@ -337,9 +377,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
             cfgStrength: o.ssCfg,
             cfgInterval: s.cfgInterval,
             rescaleT: s.rescaleT,
-            onStep: async (i, n) => {
+            onStep: async (i, n, x) => {
               gpu?.checkAlive();
               if (gpu) await gpu.sync();
+              if (o.dump && o.dumpSteps) await dump(`stage1/${stepName(i)}`, await x.toArray(), shape, 'f32');
               progress('stage1', i + 1, n);
             },
           },
@@ -349,14 +390,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         noise.dispose();
         const out = await z.toArray();
         z.dispose();
+        await dump('stage1/latent', out, shape, 'f32');
         return { data: out, shape };
       } finally {
         flow.dispose();
       }
-    });
+    };
 
     // --- SS decoder: occupancy
-    const coords = await stage('ss-decode', async () => {
+    const ssDecode = async (latent: { data: Float32Array; shape: number[] }) => {
       progress('ss-decode', 0, 1);
       const dec = await loadModel(model.models.sparse_structure_decoder as ModelEntry, (store, args) =>
         SparseStructureDecoder.load(store, args as unknown as SsDecoderConfig, {
@@ -378,11 +420,20 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
             `the SS decoder produced ${bad} non-finite occupancy logits (precision ${o.precision}); retry with --precision f32`,
           );
         progress('ss-decode', 1, 1);
-        return occupiedCoords(vals, shape);
+        const occ = occupiedCoords(vals, shape);
+        await dump('ss_decode/logits', vals, logitsShapeNcdhw(shape), 'f32');
+        await dump('ss_decode/coords', occ, [occ.length / 4, 4], 'i32');
+        return occ;
       } finally {
         dec.dispose();
       }
-    });
+    };
+    let coords: Int32Array;
+    if (o.coords) coords = o.coords.data;
+    else {
+      const latent = await stage('stage1', stage1);
+      coords = await stage('ss-decode', () => ssDecode(latent));
+    }
     const voxels = coords.length / 4;
     if (voxels === 0) {
       throw new ReconstructError(
@@ -404,6 +455,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       if (wantMesh) skipped.push({ output: 'mesh', reason: why });
       if (wantFrames) skipped.push({ output: 'frames', reason: why });
     } else if (wantGaussians || wantMesh) {
+      const slatC = injectionShapes(model).slatChannels;
+      if (o.noiseSlat && o.noiseSlat.shape[0] !== voxels)
+        throw new InputError(
+          `${o.noiseSlat.source ?? 'the stage-2 noise'} has ${o.noiseSlat.shape[0]} rows but stage 1 found ${voxels} voxels; pass the coordinates of the run the noise belongs to (--coords)`,
+        );
       const slat = await stage('stage2', async () => {
         const flow = await loadModel(model.models.slat_flow_model as ModelEntry, (store, args) =>
           SLatFlow.load(store, args as unknown as SLatFlowConfig, { gpu, precision: o.precision }),
@@ -411,8 +467,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
         try {
           const s = model.slatSampler;
           progress('stage2', 0, o.slatSteps);
+          const noise = o.noiseSlat?.data ?? generator.randn([voxels, slatC]);
+          await dump('stage2/coords', coords, [voxels, 4], 'i32');
+          await dump('stage2/noise_feats', noise, [voxels, slatC], 'f32');
           const r = await sampleStructuredLatent(flow, coords, condViews, {
-            noise: generator.randn([voxels, flow.r.inC]),
+            noise,
             steps: o.slatSteps,
             cfgStrength: o.slatCfg,
             cfgInterval: s.cfgInterval,
@@ -420,11 +479,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
             visibleAreas: cond.visibleFractions,
             viewOrder: o.viewOrder,
             ...(model.slatNormalization && { normalization: model.slatNormalization }),
-            onStep: (i, n) => {
+            onStep: async (i, n, x) => {
               gpu?.checkAlive();
+              if (o.dump && o.dumpSteps)
+                await dump(`stage2/${stepName(i)}`, await x.toArray(), [voxels, slatC], 'f32');
               progress('stage2', i + 1, n);
             },
           });
+          await dump('stage2/samples', r.samples, [voxels, slatC], 'f32');
+          await dump('stage2/slat', r.feats, [voxels, slatC], 'f32');
           for (const v of r.feats) {
             if (!Number.isFinite(v))
               throw new ReconstructError(
@@ -450,6 +513,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           const x = slatTensor();
           try {
             const [g] = await dec.decode(x);
+            if (o.dump) await dumpGaussians(dump, g);
             progress('decode-gaussians', 1, 1);
             return g;
           } finally {
@@ -479,6 +543,13 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           }
           progress('decode-mesh', 1, 2);
           const m = extractMesh(f.coords, f.feats, { resolution: f.resolution });
+          if (o.dump) {
+            const nv = m.vertices.length / 3;
+            await dump('mesh/vertices', m.vertices, [nv, 3], 'f32');
+            await dump('mesh/faces', Int32Array.from(m.faces), [m.faces.length / 3, 3], 'i32');
+            if (m.vertexAttrs)
+              await dump('mesh/vertex_attrs', m.vertexAttrs, [nv, m.vertexAttrs.length / nv], 'f32');
+          }
           progress('decode-mesh', 2, 2);
           return {
             vertices: m.vertices,
@@ -528,6 +599,46 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   } finally {
     if (ownedGpu) gpu?.destroy();
   }
+}
+
+/** Width of a condition token (DINOv2 ViT-L). */
+const COND_WIDTH = 1024;
+/** Side of the preprocessed image. */
+const IMAGE_SIDE = 518;
+/** Side of the occupancy grid. */
+const GRID_SIDE = 64;
+
+/** The injectable shapes of a model, from its checkpoint configs (official defaults where a key is absent). */
+function injectionShapes(model: ModelDir): {
+  ssNoiseShape: number[];
+  slatChannels: number;
+  gridSide: number;
+} {
+  const ss = (model.models.sparse_structure_flow_model?.args ?? {}) as {
+    in_channels?: number;
+    resolution?: number;
+  };
+  const sl = (model.models.slat_flow_model?.args ?? {}) as { in_channels?: number };
+  const k = ss.in_channels ?? 8;
+  const r = ss.resolution ?? 16;
+  return { ssNoiseShape: [1, k, r, r, r], slatChannels: sl.in_channels ?? 8, gridSide: GRID_SIDE };
+}
+
+/** The decoder's logits shape as the official [B, C, D, H, W] (ours is channel-last [B, D, H, W, C]). */
+function logitsShapeNcdhw(shape: readonly number[]): number[] {
+  if (shape.length === 5 && shape[4] === 1) return [shape[0], 1, shape[1], shape[2], shape[3]];
+  return [...shape];
+}
+
+/** The Gaussians' raw fields under the official names and shapes. */
+async function dumpGaussians(dump: DumpSink, g: Gaussians): Promise<void> {
+  const n = g.count;
+  const f = g.fields;
+  await dump('gaussians/xyz', f.xyz, [n, 3], 'f32');
+  await dump('gaussians/features_dc', f.featuresDc, [n, 1, 3], 'f32');
+  await dump('gaussians/scaling', f.scaling, [n, 3], 'f32');
+  await dump('gaussians/rotation', f.rotation, [n, 4], 'f32');
+  await dump('gaussians/opacity', f.opacity, [n, 1], 'f32');
 }
 
 function isModelDir(m: string | ModelFiles | ModelDir): m is ModelDir {

@@ -61,7 +61,8 @@ export interface StructuredLatentOptions {
   /** 'visibility' (paper, default) or 'given' (official code). */
   viewOrder?: ViewOrder;
   normalization?: SlatNormalization;
-  onStep?: (step: number, steps: number) => void;
+  /** Called after each step with the features [N, C] (awaited). */
+  onStep?: (step: number, steps: number, x: Tensor) => void | Promise<void>;
 }
 
 export const STRUCTURED_LATENT_DEFAULTS = {
@@ -121,7 +122,7 @@ export async function sampleStructuredLatent(
       cfgStrength: o.cfgStrength,
       cfgInterval: o.cfgInterval,
       rescaleT: o.rescaleT,
-      onStep: (i, s) => o.onStep?.(i, s),
+      onStep: (i, s, x) => o.onStep?.(i, s, x),
     },
   );
   for (const c of prepared) disposeFlowCondition(c);
