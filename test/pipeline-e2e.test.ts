@@ -1,7 +1,8 @@
 /**
  * End to end: `make-test-model tiny` -> `reconstruct` on a shipped example (assets/examples/ball*) with few steps,
  * on the GPU (lavapipe in CI), through the CLI entry point. Checks every output file structurally (PLY parsed back,
- * finite values, Gaussian layout; GLB header, chunks and accessors; PNG frames; GIF), and that bad inputs fail with
+ * finite values, Gaussian layout; GLB header, chunks, accessors and the Khronos validator; SPZ/SOG read back; PNG
+ * frames; GIF), and that bad inputs fail with
  * one message and leave no files in --out.
  *
  * The random model's numbers mean nothing; what is tested is that every stage runs, the files are valid and
@@ -17,9 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GAUSSIAN_PLY_PROPERTIES, parsePly } from '../src/io/ply-gaussians.ts';
+import { readSog } from '../src/io/sog.ts';
+import { readSpz } from '../src/io/spz.ts';
 import { makeTestModel } from '../src/pipeline/make-test-model.ts';
 import { ModelDirError } from '../src/pipeline/model-dir.ts';
 import { reconstruct } from '../src/pipeline/reconstruct.ts';
+import { validateGlb } from './helpers/gltf.ts';
 import { requireGpu } from './helpers/gpu.ts';
 
 const IMAGE = 'assets/examples/ball.png';
@@ -95,6 +99,9 @@ test('reconstruct: tiny random model, ball example, 2+2 steps, all formats (GPU)
     slatSteps: 2,
     frames: 2,
     frameSize: 48,
+    formats: ['ply', 'glb', 'spz', 'sog', 'png', 'gif'],
+    // A small texture bake (the defaults, 32 views of 512^2 into 1024^2, take ~1 min on lavapipe).
+    glb: { textureSize: 64, bake: { views: 4, viewSize: 64 } },
   });
   t.diagnostic(
     `voxels ${r.voxels}, gaussians ${r.gaussians}, mesh ${JSON.stringify(r.mesh)}, ` +
@@ -106,6 +113,8 @@ test('reconstruct: tiny random model, ball example, 2+2 steps, all formats (GPU)
     'frames/000.png',
     'frames/001.png',
     'gaussians.ply',
+    'gaussians.sog',
+    'gaussians.spz',
     'mesh.glb',
     'occupancy.ply',
     'turntable.gif',
@@ -131,10 +140,22 @@ test('reconstruct: tiny random model, ball example, 2+2 steps, all formats (GPU)
     for (const x of v) assert.ok(Math.abs(x) < 0.5, `${k} ${x}`);
   }
 
-  const glb = checkGlb(new Uint8Array(await readFile(join(out, 'mesh.glb'))));
-  assert.equal(glb.vertices, r.mesh?.vertices);
-  assert.equal(glb.triangles, r.mesh?.triangles);
-  assert.ok(glb.triangles > 0);
+  const glbBytes = new Uint8Array(await readFile(join(out, 'mesh.glb')));
+  const glb = checkGlb(glbBytes);
+  const report = await validateGlb(glbBytes);
+  assert.equal(report.errors, 0, report.text);
+  // The baked GLB holds the simplified, UV-split mesh (official simplify 0.95).
+  assert.equal(glb.vertices, r.glb?.verticesOut);
+  assert.equal(glb.triangles, r.glb?.facesOut);
+  assert.ok(glb.triangles > 0 && glb.triangles < (r.mesh?.triangles ?? 0));
+  assert.equal(
+    (await readSpz(new Uint8Array(await readFile(join(out, 'gaussians.spz'))))).count,
+    32 * r.voxels,
+  );
+  assert.equal(
+    (await readSog(new Uint8Array(await readFile(join(out, 'gaussians.sog'))))).count,
+    32 * r.voxels,
+  );
 
   const gif = await readFile(join(out, 'turntable.gif'));
   assert.equal(gif.subarray(0, 6).toString('latin1'), 'GIF89a');

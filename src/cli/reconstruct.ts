@@ -17,6 +17,8 @@ import {
   reconstruct,
 } from '../pipeline/reconstruct.ts';
 import type { ViewOrder } from '../pipeline/sampler.ts';
+import { SIMPLIFY_DEFAULTS } from '../representations/simplify.ts';
+import { BAKE_DEFAULTS } from '../representations/texture-bake.ts';
 import { createProgress, formatBytes } from './progress.ts';
 
 export interface ReconstructCliOptions {
@@ -31,6 +33,10 @@ export interface ReconstructCliOptions {
   slatSteps: string;
   slatCfg: string;
   formats: string;
+  glbTexture: string;
+  textureSize: string;
+  bakeViews: string;
+  simplify: string;
   device: string;
   precision: string;
   viewOrder: string;
@@ -67,7 +73,7 @@ export function parseFormats(v: string): OutputFormat[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (list.length === 0) throw new CliError('--formats needs at least one of ply, glb, png, gif');
+  if (list.length === 0) throw new CliError(`--formats needs at least one of ${OUTPUT_FORMATS.join(', ')}`);
   return list.map((f) => oneOf('formats', f, OUTPUT_FORMATS));
 }
 
@@ -119,6 +125,12 @@ export async function runReconstruct(opts: ReconstructCliOptions): Promise<Recon
       slatSteps: num('slat-steps', opts.slatSteps),
       slatCfg: num('slat-cfg', opts.slatCfg),
       formats: parseFormats(opts.formats),
+      glb: {
+        texture: oneOf('glb-texture', opts.glbTexture, ['baked', 'vertex'] as const),
+        textureSize: num('texture-size', opts.textureSize),
+        bake: { views: num('bake-views', opts.bakeViews) },
+        simplify: { ratio: num('simplify', opts.simplify) },
+      },
       device: oneOf<DeviceChoice>('device', opts.device, ['auto', 'webgpu', 'cpu']),
       precision: oneOf<Precision>('precision', opts.precision, ['auto', 'f16', 'f32']),
       viewOrder: oneOf<ViewOrder>('view-order', opts.viewOrder, ['visibility', 'given']),
@@ -209,6 +221,18 @@ export function registerReconstruct(program: Command): void {
     )
     .option('--frames <n>', 'turntable frames for png/gif', String(d.frames))
     .option('--frame-size <px>', 'turntable frame size', String(d.frameSize))
+    .option(
+      '--glb-texture <t>',
+      'mesh.glb: baked (texture from the Gaussians) | vertex (vertex colours)',
+      'baked',
+    )
+    .option('--texture-size <px>', 'mesh.glb texture size', String(BAKE_DEFAULTS.textureSize))
+    .option('--bake-views <n>', 'views rendered to bake the texture', String(BAKE_DEFAULTS.views))
+    .option(
+      '--simplify <ratio>',
+      'fraction of mesh triangles removed for the GLB (official 0.95)',
+      String(SIMPLIFY_DEFAULTS.ratio),
+    )
     .option('--dilation <k>', 'occluded-region dilation kernel (official 3; 0 = off)')
     .option(
       '--pad-to-square',
