@@ -209,7 +209,7 @@ export function registerReconstruct(program: Command): void {
     .option('--slat-cfg <s>', 'stage-2 guidance strength', String(d.slatCfg))
     .option(
       '--formats <list>',
-      'outputs: ply (gaussians.ply), glb (mesh.glb), png (frames/), gif (turntable.gif)',
+      'outputs: ply (gaussians.ply), glb (mesh.glb), spz (gaussians.spz), sog (gaussians.sog), png (frames/), gif (turntable.gif)',
       d.formats.join(','),
     )
     .option('--device <d>', 'auto | webgpu | cpu', d.device)
