@@ -35,7 +35,7 @@ import type { GpuContext } from '../runtime/gpu.ts';
 import type { LoadedMesh, Mesh } from './mesh-io.ts';
 import { Rng } from './prng.ts';
 import { TRI_STRIDE } from './raster.cpu.ts';
-import { renderFacesCpu, renderFacesGpu } from './raster.ts';
+import { type RasterResult, renderFacesCpu, renderFacesGpu } from './raster.ts';
 
 /** TRELLIS render camera: field of view (degrees), distance to the origin, image side. */
 export const TRELLIS_FOV_DEGREES = 40;
@@ -605,16 +605,15 @@ export async function occlude3d(
   lap('shade');
   const pending = new Set<Promise<void>>();
   let failure: unknown = null;
-  for (let vi = 0; vi < cameras.length; vi++) {
-    const camera = cameras[vi]!;
-    // Both buffers are reused across views: the GPU path copies them at writeBuffer, the CPU twin reads them now.
-    const tri = projectFaces(mesh, camera, R, triBuf);
-    lap('project');
-    const info = faceWords(mesh, sel.occluded, camera, frames, infoBuf);
-    lap('shade');
-    const r = gpu
-      ? await renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD, { ids: o.keepIds })
-      : renderFacesCpu(tri, info, R, R, BACKGROUND_WORD);
+  // Two views in flight on the GPU: view i is projected and submitted before view i-1's read-back is awaited, so the
+  // CPU work and the read-back latency overlap. `render` is then the time spent waiting for results.
+  const finish = async (job: {
+    r: Promise<RasterResult>;
+    vi: number;
+    camera: CameraFrame;
+  }): Promise<void> => {
+    t0 = performance.now();
+    const r = await job.r;
     lap('render');
     // The words are the RGBA bytes (little-endian hosts, as every WebGPU platform); only the mask is computed.
     const rgba = new Uint8Array(r.out.buffer, r.out.byteOffset, R * R * 4);
@@ -627,15 +626,15 @@ export async function occlude3d(
       image: { width: R, height: R, channels: 4, data: rgba },
       mask: { width: R, height: R, channels: 1, data: mask },
       ids: r.ids,
-      camera,
+      camera: job.camera,
     };
     lap('pack');
     if (!options.onView) {
       views.push(view);
-      continue;
+      return;
     }
     const started = performance.now();
-    const p: Promise<void> = Promise.resolve(options.onView(view, vi)).then(
+    const p: Promise<void> = Promise.resolve(options.onView(view, job.vi)).then(
       () => {
         pending.delete(p);
         timings.write = (timings.write ?? 0) + (performance.now() - started);
@@ -647,9 +646,30 @@ export async function occlude3d(
     );
     pending.add(p);
     while (pending.size >= o.inFlight) await Promise.race(pending);
-    if (failure) break;
+  };
+  let prev: { r: Promise<RasterResult>; vi: number; camera: CameraFrame } | null = null;
+  for (let vi = 0; vi < cameras.length && !failure; vi++) {
+    const camera = cameras[vi]!;
     t0 = performance.now();
+    // Both buffers are reused across views: the GPU path copies them at writeBuffer (before its first await), the
+    // CPU twin reads them now.
+    const tri = projectFaces(mesh, camera, R, triBuf);
+    lap('project');
+    const info = faceWords(mesh, sel.occluded, camera, frames, infoBuf);
+    lap('shade');
+    let r: Promise<RasterResult>;
+    if (gpu) {
+      r = renderFacesGpu(gpu, tri, info, R, R, BACKGROUND_WORD, { ids: o.keepIds });
+      r.catch(() => {}); // awaited in finish(); this only keeps an early failure from being "unhandled"
+    } else {
+      r = Promise.resolve(renderFacesCpu(tri, info, R, R, BACKGROUND_WORD));
+      lap('render');
+    }
+    if (prev) await finish(prev);
+    prev = { r, vi, camera };
   }
+  if (prev && !failure) await finish(prev);
+  else if (prev) await prev.r.catch(() => {});
   await Promise.all(pending);
   if (failure) throw failure;
   t0 = performance.now();
