@@ -40,6 +40,8 @@ function exportNames(id: string, importerDir: string): string[] {
 
 function nodeOnlyGuard(): Plugin {
   const seen = new Map<string, Set<string>>();
+  /** Export names offered per stubbed module (kept here, not in the id: Vite treats `?` in ids as queries). */
+  const exportsOf = new Map<string, Set<string>>();
   return {
     name: 'amodal3r-node-only-guard',
     enforce: 'pre',
@@ -57,12 +59,17 @@ function nodeOnlyGuard(): Plugin {
       const list = seen.get(source) ?? new Set<string>();
       if (importer) list.add(importer.replace(`${resolve(here, '..')}/`, ''));
       seen.set(source, list);
-      return `${STUB_PREFIX}${source}?${[...names].filter((n) => n !== 'default').join(',')}`;
+      const known = exportsOf.get(source) ?? new Set<string>();
+      for (const n of names) known.add(n);
+      exportsOf.set(source, known);
+      return `${STUB_PREFIX}${source}`;
     },
     load(id) {
       if (!id.startsWith(STUB_PREFIX)) return null;
-      const [source, names] = id.slice(STUB_PREFIX.length).split('?');
-      const valid = (names ?? '').split(',').filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+      const source = id.slice(STUB_PREFIX.length);
+      const valid = [...(exportsOf.get(source) ?? [])].filter(
+        (n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n),
+      );
       const lines = [
         `const fail = (name) => function () { throw new Error(${JSON.stringify(source)} + ': ' + name + ' is Node-only and not available in the browser'); };`,
         ...valid.map((n) => `export const ${n} = fail(${JSON.stringify(n)});`),

@@ -4,12 +4,14 @@
  * Run: `npm test -- web/test` (about 4-5 min on 2 cores: build, tiny model, one CLI run, one in-page run).
  *
  * One shared setup (the app built with the same Vite config as `npm run build:web`, the tiny random model from
- * `make-test-model`, a Gaussians PLY written by the CLI from that model) and three tests:
- * - messages: a run without a painted visible region and an incomplete model URL give the explained errors;
- * - the CLI's PLY opened in the viewer page renders (pixel check against the empty viewer);
+ * `make-test-model`, a Gaussians PLY written by the CLI from that model, the CLI running while the page does)
+ * and three tests:
+ * - WebGPU kernels in the page; a run without a painted visible region and an incomplete model URL give the
+ *   explained errors;
  * - the full flow: paint the masks with the mouse, pick the model folder, reconstruct in the page (1+1 steps),
  *   the viewer renders, the downloaded PLY parses as the 3DGS layout with the reported Gaussian count. It runs on
- *   the page's CPU backend by default (see RUN_DEVICE), while the first test checks WebGPU kernels in the page.
+ *   the page's CPU backend by default (see RUN_DEVICE), while the first test checks WebGPU kernels in the page;
+ * - the CLI's PLY opened in the viewer page renders (pixel check against the empty viewer).
  *
  * Sizes are CI-sized (192x192 example, 1 step per stage, no mesh in the page run). Locally, without Chromium, the
  * tests are skipped with the install line; with CI=true that is a failure.
@@ -66,6 +68,8 @@ let baseUrl = '';
 let browser: Browser | null = null;
 let modelDir = '';
 let cliPly = '';
+/** The CLI run, started in `before` and awaited by the test that needs its PLY (it overlaps the in-page run). */
+let cliRun: Promise<unknown> | null = null;
 
 function skipWithoutChromium(t: { skip: (m: string) => void }): boolean {
   if (chromiumPath) return false;
@@ -83,11 +87,13 @@ before(async () => {
     runCli(['make-test-model', '--config', 'tiny', '--out', modelDir]),
   ]);
   const cliOut = join(work, 'cli-out');
-  await runCli([
+  cliRun = runCli([
     'reconstruct',
     ...['--image', BALL, '--mask', BALL_MASK, '--model', modelDir, '--out', cliOut],
     ...['--ss-steps', '1', '--slat-steps', '1', '--formats', 'ply', '--json'],
   ]);
+  // Keep a failure for the test that awaits it (an unhandled rejection would end the process first).
+  cliRun.catch(() => {});
   cliPly = join(cliOut, 'gaussians.ply');
   const s = await serve({ '/app/': dist, '/model/': modelDir, '/broken-model/': join(modelDir, 'dinov2') });
   server = s.server;
@@ -156,21 +162,6 @@ test('browser: WebGPU kernels in the page; no visible region and an incomplete m
   await page.close();
 });
 
-test('browser: a PLY written by the CLI renders in the viewer page', async (t) => {
-  if (skipWithoutChromium(t)) return;
-  const page = await openApp();
-  const empty = await nonBackgroundFraction(
-    await page.locator('#viewer canvas').screenshot(),
-    VIEWER_BG,
-    PIXEL_TOLERANCE,
-  );
-  assert.ok(empty < 0.001, `the empty viewer is blank (${empty})`);
-  await page.setInputFiles('#ply-input', cliPly);
-  const covered = await viewerCoverage(page);
-  assert.ok(covered > MIN_COVERAGE, `CLI PLY covers ${(covered * 100).toFixed(2)}% of the viewer`);
-  await page.close();
-});
-
 test('browser: paint, reconstruct with the tiny model in the page, view and download the PLY', {
   timeout: RUN_TIMEOUT_MS + 60_000,
 }, async (t) => {
@@ -208,5 +199,21 @@ test('browser: paint, reconstruct with the tiny model in the page, view and down
   assert.equal(ply.vertexCount, Number(m[1]));
   assert.equal(ply.vertexCount, Number(m[2]) * 32, '32 Gaussians per voxel (tiny decoder)');
   for (const v of ply.properties.get('x')!) assert.ok(Number.isFinite(v));
+  await page.close();
+});
+
+test('browser: a PLY written by the CLI renders in the viewer page', async (t) => {
+  if (skipWithoutChromium(t)) return;
+  await cliRun;
+  const page = await openApp();
+  const empty = await nonBackgroundFraction(
+    await page.locator('#viewer canvas').screenshot(),
+    VIEWER_BG,
+    PIXEL_TOLERANCE,
+  );
+  assert.ok(empty < 0.001, `the empty viewer is blank (${empty})`);
+  await page.setInputFiles('#ply-input', cliPly);
+  const covered = await viewerCoverage(page);
+  assert.ok(covered > MIN_COVERAGE, `CLI PLY covers ${(covered * 100).toFixed(2)}% of the viewer`);
   await page.close();
 });

@@ -42,7 +42,7 @@ export async function paintBall(page: Page, image: string): Promise<void> {
   const canvas = page.locator('#paint-canvas');
   await page.waitForFunction(() => (document.getElementById('paint-canvas') as HTMLCanvasElement).width > 1);
   const width = await canvas.evaluate((c) => (c as HTMLCanvasElement).width);
-  await page.locator('#brush-size').fill('14');
+  await page.locator('#brush-size').fill('40');
   await page.check('#layer-object');
   await page.check('#tool-brush');
   for (const [x0, y0, x1, y1] of BALL.visibleStrokes) await dragOnImage(page, canvas, width, x0, y0, x1, y1);
