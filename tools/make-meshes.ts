@@ -1,6 +1,6 @@
 /**
- * Writes the procedural test meshes of assets/meshes/ (binary little-endian PLY, Z up as Blender's world, so they
- * load without axis conversion): a chair (boxes), a mug (open cylinder with wall thickness, rim, bottom and a torus
+ * Writes the procedural test meshes of assets/meshes/ as binary little-endian PLY (Z up as Blender's world, so they
+ * load without axis conversion) and as GLB (Y up, as glTF; readMesh turns it Z up like Blender's importer): a chair (boxes), a mug (open cylinder with wall thickness, rim, bottom and a torus
  * handle) and a toy (ellipsoid body, head, ears and limbs). Shared vertices are welded, so faces of one part are
  * edge-connected (the 3-D occlusion grows patches over shared edges).
  *
@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Document, NodeIO } from '@gltf-transform/core';
 import { type Mesh, writePlyBinary } from '../src/data/mesh-io.ts';
 
 type V3 = [number, number, number];
@@ -141,6 +142,27 @@ function toy(): Mesh {
 
 export const PROCEDURAL_MESHES: Record<string, () => Mesh> = { chair, mug, toy };
 
+/**
+ * The mesh as a GLB (one node, one indexed TRIANGLES primitive, no material). glTF is Y-up: positions are written
+ * as (x, z, -y), which Blender's importer (and readMesh) turns back into (x, y, z).
+ */
+async function toGlb(m: Mesh): Promise<Uint8Array> {
+  const doc = new Document();
+  const buf = doc.createBuffer();
+  const p = new Float32Array(m.positions.length);
+  for (let i = 0; i < p.length; i += 3) {
+    p[i] = m.positions[i]!;
+    p[i + 1] = m.positions[i + 2]!;
+    p[i + 2] = 0 - m.positions[i + 1]!; // 0 - y keeps +0 for 0
+  }
+  const prim = doc
+    .createPrimitive()
+    .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(p).setBuffer(buf))
+    .setIndices(doc.createAccessor().setType('SCALAR').setArray(new Uint16Array(m.faces)).setBuffer(buf));
+  doc.createScene().addChild(doc.createNode().setMesh(doc.createMesh().addPrimitive(prim)));
+  return new NodeIO().writeBinary(doc);
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const dir = fileURLToPath(new URL('../assets/meshes/', import.meta.url));
   mkdirSync(dir, { recursive: true });
@@ -148,8 +170,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const m = make();
     const bytes = writePlyBinary(m);
     writeFileSync(join(dir, `${name}.ply`), bytes);
+    const glb = await toGlb(m);
+    writeFileSync(join(dir, `${name}.glb`), glb);
     console.log(
-      `${name}.ply: ${m.positions.length / 3} vertices, ${m.faces.length / 3} faces, ${bytes.length} bytes`,
+      `${name}: ${m.positions.length / 3} vertices, ${m.faces.length / 3} faces; .ply ${bytes.length} bytes, .glb ${glb.length} bytes`,
     );
   }
 }

@@ -117,7 +117,7 @@ test('readMesh: OBJ is Y-up (turned Z-up as Blender), PLY kept; missing material
   }
 });
 
-test('procedural assets load clean and normalised', async () => {
+test('procedural assets (PLY and GLB) load clean, normalised and equal', async () => {
   for (const name of ['chair', 'mug', 'toy']) {
     const r = await readMesh(join(ASSETS, `${name}.ply`));
     assert.equal(r.degenerateFaces, 0, name);
@@ -136,6 +136,14 @@ test('procedural assets load clean and normalised', async () => {
       side = Math.max(side, hi - lo);
     }
     assert.ok(Math.abs(side - 1) < 1e-6, `${name} side ${side}`);
+    // The GLB twin (Y up) reads to the same normalised mesh: equal values (=== : the PLY keeps a few -0 where the
+    // GLB's axis flip gives +0).
+    const g = await readMesh(join(ASSETS, `${name}.glb`));
+    assert.deepEqual(g.warnings, []);
+    assert.deepEqual(g.mesh.faces, r.mesh.faces, `${name}.glb faces`);
+    assert.equal(g.mesh.positions.length, r.mesh.positions.length);
+    const differ = r.mesh.positions.filter((v, i) => v !== g.mesh.positions[i]).length;
+    assert.equal(differ, 0, `${name}.glb positions`);
   }
 });
 
