@@ -68,6 +68,15 @@ if [ "$(ls .gl/*.deb 2>/dev/null | wc -l)" -lt 7 ]; then
   (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
 fi
 
+# 4b. sharp + its linux-x64 libvips (image decoding, PNG/GIF frames) for the pipeline benchmark and the CLI bundle
+#     (tools/device/bench-pipeline.sh unpacks it next to webgpu); ~6.7 MB xz'd.
+SHARP_PKGS=(node_modules/sharp node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64
+  node_modules/@img/colour node_modules/detect-libc node_modules/semver)
+if newer node_modules/sharp/package.json "$DEV/sharp.tar.xz"; then
+  echo "prepare: sharp -> $DEV/sharp.tar.xz"
+  tar -cf - "${SHARP_PKGS[@]}" | xz -T0 -6 >"$DEV/sharp.tar.xz.tmp" && mv "$DEV/sharp.tar.xz.tmp" "$DEV/sharp.tar.xz"
+fi
+
 # 5. Bundles (always rebuilt: esbuild takes about a second each).
 rm -f "$DEV"/bundle/*.mjs
 for e in "${ENTRIES[@]}"; do
