@@ -441,9 +441,11 @@ def main():
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device; pass --device cpu for a (slow) local check")
     if args.device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True  # PyTorch's defaults for users: TF32 matmul + cuDNN
+        # PyTorch's defaults, which the official inference script keeps (common.setup_torch turned TF32 off for
+        # fixtures): fp32 matmuls in full fp32, cuDNN convolutions allowed TF32.
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = True
-        torch.set_float32_matmul_precision("high")
     for s in (shim_safetensors, shim_torchvision):
         s(torch)
     shim_cv2()
