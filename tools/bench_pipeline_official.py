@@ -454,7 +454,11 @@ def main():
     shim_misc()
     speed_up_spconv_shim(torch)
     install_flash_attn(torch)
-    from PIL import Image
+    try:
+        from PIL import Image  # the official preprocessing resizes with PIL's LANCZOS: no stand-in
+    except ImportError:
+        raise SystemExit("Pillow is missing: the official preprocessing (PIL LANCZOS resize) needs it; "
+                         "install it into this Python (pip install pillow) and rerun") from None
 
     model_dir = Path(args.model)
     if not (model_dir / "pipeline.json").is_file():
