@@ -57,8 +57,14 @@ function checkGlb(bytes: Uint8Array): { vertices: number; triangles: number } {
   const jsonLen = dv.getUint32(12, true);
   assert.equal(dv.getUint32(16, true), 0x4e4f534a, 'first chunk is JSON');
   const json = JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + jsonLen))) as {
-    accessors: { bufferView: number; count: number; componentType: number; type: string }[];
-    bufferViews: { byteOffset?: number; byteLength: number }[];
+    accessors: {
+      bufferView: number;
+      byteOffset?: number;
+      count: number;
+      componentType: number;
+      type: string;
+    }[];
+    bufferViews: { byteOffset?: number; byteLength: number; byteStride?: number }[];
     meshes: { primitives: { attributes: Record<string, number>; indices: number }[] }[];
   };
   const binAt = 20 + jsonLen;
@@ -71,10 +77,15 @@ function checkGlb(bytes: Uint8Array): { vertices: number; triangles: number } {
   const idx = json.accessors[prim.indices];
   const bin = binAt + 8;
   const view = (a: { bufferView: number }) => json.bufferViews[a.bufferView];
-  const posData = new Float32Array(
-    bytes.slice(bin + (view(pos).byteOffset ?? 0), bin + (view(pos).byteOffset ?? 0) + pos.count * 12).buffer,
-  );
+  // Vertex attributes may be interleaved (gltf-transform's default): honour byteStride and the accessor offset.
+  const posStride = view(pos).byteStride ?? 12;
+  const posAt = bin + (view(pos).byteOffset ?? 0) + (pos.byteOffset ?? 0);
+  const posData = new Float32Array(pos.count * 3);
+  for (let i = 0; i < posData.length; i++)
+    posData[i] = dv.getFloat32(posAt + Math.floor(i / 3) * posStride + (i % 3) * 4, true);
   assertFinite('GLB POSITION', posData);
+  // FlexiCubes vertices lie in the decoder's [-0.5, 0.5]^3 box (rotated to Y-up, still that box).
+  for (const x of posData) assert.ok(Math.abs(x) <= 0.5 + 1e-6, `GLB POSITION ${x} inside the unit cube`);
   const idxData = new Uint32Array(
     bytes.slice(bin + (view(idx).byteOffset ?? 0), bin + (view(idx).byteOffset ?? 0) + idx.count * 4).buffer,
   );
