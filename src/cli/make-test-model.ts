@@ -59,8 +59,21 @@ export function registerMakeTestModel(program: Command): void {
       const { gpu, owned } = opts.calibrate
         ? await acquireDevice(opts.device as DeviceChoice, (m) => process.stderr.write(`warning: ${m}\n`))
         : { gpu: null, owned: false };
+      // Ctrl-C / SIGTERM: stop at the next file boundary and remove the partial folder (a full-size run writes
+      // 4 GiB); a second signal exits at once.
+      const ac = new AbortController();
+      const stop = (sig: NodeJS.Signals) => {
+        if (ac.signal.aborted) process.exit(130);
+        process.stderr.write(
+          `${sig}: stopping after the current checkpoint and removing the partial output\n`,
+        );
+        ac.abort(new Error(`interrupted by ${sig}; nothing was written to ${opts.out}`));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       try {
         const r = await makeTestModel({
+          signal: ac.signal,
           config: opts.config as TestModelSize,
           out: opts.out,
           seed,
@@ -81,6 +94,8 @@ export function registerMakeTestModel(program: Command): void {
             }\n`,
           );
       } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
         if (owned) gpu?.destroy();
       }
     });

@@ -416,6 +416,11 @@ export interface MakeTestModelOptions {
    */
   calibrate?: boolean;
   onLog?: (message: string) => void;
+  /**
+   * Cancels the run: checked between tensors' files (a checkpoint's generation itself is synchronous, up to a
+   * minute at full size); the temporary folder is removed and the promise rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface MakeTestModelResult {
@@ -473,6 +478,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
       const f32Weights = calibrate ? generateWeights(expected, buffers, seed, fp16) : null;
       const weights: Map<string, Packed> = f32Weights ?? generatePacked(expected, buffers, seed, fp16);
       if (f32Weights) {
+        options.signal?.throwIfAborted();
         calibration = await calibrateDecoder(
           f32Weights,
           spec.args as unknown as SsDecoderConfig,
@@ -488,6 +494,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
       }
       const parameters = [...weights.values()].reduce((a, t) => a + t.data.length, 0);
       const tWrite = performance.now();
+      options.signal?.throwIfAborted();
       await writeSafetensors(join(tmp, `${spec.stem}.safetensors`), toWritable(weights, fp16), {
         format: 'pt',
       });
@@ -505,6 +512,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
     const tDino = performance.now();
     const dino = generateWeights(dinov2ExpectedShapes(dcfg), new Map(), seed, false);
     await mkdir(join(tmp, DINOV2_SUBDIR));
+    options.signal?.throwIfAborted();
     await writeSafetensors(join(tmp, DINOV2_SUBDIR, DINOV2_FILES.hubWeights), toWritable(dino, false), {
       format: 'pt',
     });
@@ -528,6 +536,7 @@ export async function makeTestModel(options: MakeTestModelOptions): Promise<Make
       test_model: { config: size, seed, note: 'random weights written by amodal3r make-test-model' },
     };
     await writeFile(join(tmp, PIPELINE_FILE), `${JSON.stringify(pipeline, null, 2)}\n`);
+    options.signal?.throwIfAborted();
     if (existsSync(out)) await rm(out, { recursive: true, force: true });
     await mkdir(dirname(out), { recursive: true });
     await rename(tmp, out);
