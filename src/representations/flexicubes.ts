@@ -1,7 +1,7 @@
 /**
  * Mesh extraction from the mesh decoder's sparse 256^3 output: `SparseFeatures2Mesh` + NVIDIA FlexiCubes in
- * inference mode (ARCHITECTURE.md §f.2), evaluated sparsely with hash maps instead of the official dense
- * 257^3-vertex / 256^3-cube grids.
+ * inference mode (ARCHITECTURE.md §f.2), evaluated sparsely (index tables over the voxels' bounding box, not the
+ * official dense 257^3-vertex / 256^3-cube feature grids).
  *
  * Notes
  * - Dense semantics, reproduced sparsely: in the official code every grid vertex not touched by a voxel has sdf 1,
@@ -20,17 +20,26 @@
  *   gamma products are rounded to float32 before the quad-split comparison. Positions and colours are computed in
  *   float64 and rounded once (they differ from the float32 reference by ~1e-7).
  * - Batch index: ignored, as in the official code (`coords[:, 1:]`); pass one object at a time.
- * - Alternatives: a dense Float32Array grid (257^3 x 10 channels = 680 MB at R = 256) was ruled out. A JS `Map`
- *   keyed by numbers works but is ~4.5x slower than the open-addressing Int32 table below (2.16M lookups / 1.09M
- *   keys: Map 0.87-0.97 s CPU, IntMap 0.17-0.25 s CPU); hashing with the LOW bits of key * 2^32/phi instead of the
- *   high bits made the whole extraction slower on grid-structured keys (wall time under a varying load: 7.2-9.7 s
- *   vs 4.4-6.5 s for the shell below; not re-measured in CPU time).
- * - Cost (CPU, Node 20, one core of a loaded 2-core box): a 322k-voxel spherical shell at R = 256 (236k surface
- *   cubes, 236k quads) takes ~2.5 s CPU: scatter-mean 0.8 s, candidates + surface cubes 0.4 s, surface edges
- *   0.3 s, dual vertices 0.3 s, the rest < 0.15 s each. A WGSL version would help most for the scatter-mean
- *   (a sort by vertex key, or atomics on fixed point; the float32 voxel-order summation the reference does would
- *   then only hold to rounding) and the dual vertices (one thread per surface cube, fully independent); the hash
- *   building and the sort of surface edges would need a GPU radix sort to move.
+ * - Lookups: dense Int32 tables over the voxels' bounding box (+1 cell) for grid vertices and cubes, when the box
+ *   holds at most `denseGridLimit` vertices (2^25: the whole 257^3 of R = 256 is 68 MiB per table, two tables plus
+ *   a byte of candidate flags per cube, ~150 MiB at most, freed on return); larger boxes (R up to 1024) use an
+ *   open-addressing Int32 hash map. Both give the same output (the fixture test runs both). Surface edges are
+ *   numbered through a flat table indexed by (record of the lower endpoint, axis), and ordered with one native
+ *   sort of packed (first id * 6 + direction, edge number) doubles.
+ * - Alternatives tried: a dense Float32Array attribute grid (257^3 x 10 channels = 680 MB at R = 256) was ruled
+ *   out. A JS `Map` keyed by numbers is ~4.5x slower than the Int32 hash (2.16M lookups / 1.09M keys: Map
+ *   0.87-0.97 s CPU, hash 0.17-0.25 s CPU); hashing with the LOW bits of key * 2^32/phi instead of the high bits
+ *   made the extraction slower on grid-structured keys. The previous all-hash version (hash maps for vertices,
+ *   cubes, candidates and edges, a hash set + sort for the candidates, a comparator sort for the edges, float64
+ *   sums, every vertex's position and colour computed) vs this one, CPU time of one call on a loaded 2-core box,
+ *   same output bytes (2026-11-27):
+ *     the mesh bench's case (1,296,384 voxels at R = 256 from the 20,256-voxel shell, zero features: 245k
+ *     vertices, 490k faces): 7.6-11.0 s -> 2.0-2.6 s;
+ *     a random-feature subdivided shell (656k voxels, 232k vertices): 4.4-5.1 s -> 1.8 s (hash path 2.7-3.0 s).
+ *   What is left is mostly the scatter-mean (10.4M corner updates for 1.3M voxels, ~45%) and the candidate /
+ *   surface-cube pass (~25%). A WGSL version would help most for the scatter-mean (a sort by vertex key, or
+ *   atomics on fixed point; the float32 voxel-order summation the reference does would then only hold to
+ *   rounding) and the dual vertices (one thread per surface cube, fully independent).
  */
 
 import { CHECK_TABLE, CUBE_EDGES, DMC_TABLE, NUM_VD_TABLE } from './flexicubes-tables.ts';
@@ -52,7 +61,19 @@ export interface ExtractMeshOptions {
   resolution: number;
   /** FlexiCubes weight scale (official default 0.99). */
   weightScale?: number;
+  /**
+   * Largest grid-vertex bounding box (in vertices) indexed with dense Int32 tables; larger boxes use hash maps.
+   * The output does not depend on it (both paths give the same vertices and faces).
+   */
+  denseGridLimit?: number;
 }
+
+/** Defaults of {@link ExtractMeshOptions}. */
+export const EXTRACT_MESH_DEFAULTS = {
+  weightScale: 0.99,
+  /** 2^25 vertices: the full 257^3 box of the released R = 256 (68 MiB per Int32 table, two of them + flags). */
+  denseGridLimit: 2 ** 25,
+} as const;
 
 /** Result of `extractMesh`: an indexed triangle mesh, Z up, coordinates in about [-0.5, 0.5]. */
 export interface ExtractedMesh {
@@ -77,8 +98,35 @@ export interface ExtractedMesh {
   };
 }
 
+/** Cube / grid-vertex lookup: a dense table over the bounding box or the hash map below (-1 when absent). */
+interface IndexTable {
+  get(key: number): number;
+  getOrInsert(key: number, next: number): number;
+  set(key: number, value: number): void;
+}
+
+/** Dense Int32 table over a bounding box of keys (direct indexing: no probing, far fewer cache misses). */
+class DenseIndex implements IndexTable {
+  readonly vals: Int32Array;
+  constructor(size: number) {
+    this.vals = new Int32Array(size).fill(-1);
+  }
+  get(key: number): number {
+    return this.vals[key];
+  }
+  getOrInsert(key: number, next: number): number {
+    const v = this.vals[key];
+    if (v >= 0) return v;
+    this.vals[key] = next;
+    return next;
+  }
+  set(key: number, value: number): void {
+    this.vals[key] = value;
+  }
+}
+
 /** Open-addressing hash map from non-negative int32 keys to int32 values (linear probing, power-of-2 size). */
-class IntMap {
+class IntMap implements IndexTable {
   keys: Int32Array;
   vals: Int32Array;
   size = 0;
@@ -141,7 +189,20 @@ class IntMap {
 }
 
 const f32 = Math.fround;
+
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+/** Largest exactly representable integer + 1 (the packed edge sort keys must stay below it). */
+const TWO_POW_53 = 2 ** 53;
+
+/** The empty result. */
+function emptyMesh(stats: ExtractedMesh['stats']): ExtractedMesh {
+  return {
+    vertices: new Float32Array(0),
+    faces: new Uint32Array(0),
+    vertexAttrs: new Float32Array(0),
+    stats,
+  };
+}
 
 /**
  * Extracts the FlexiCubes mesh from the mesh decoder's sparse output, matching the official
@@ -159,7 +220,8 @@ export function extractMesh(
   options: ExtractMeshOptions,
 ): ExtractedMesh {
   const R = options.resolution;
-  const ws = options.weightScale ?? 0.99;
+  const ws = options.weightScale ?? EXTRACT_MESH_DEFAULTS.weightScale;
+  const denseLimit = options.denseGridLimit ?? EXTRACT_MESH_DEFAULTS.denseGridLimit;
   const n = coords.length / 4;
   if (!Number.isInteger(R) || R < 1 || R > 1024) {
     throw new Error(`extractMesh: resolution must be an integer in [1, 1024], got ${R}`);
@@ -169,37 +231,79 @@ export function extractMesh(
       `extractMesh: coords [${coords.length}] must be [N*4] and feats [${feats.length}] [N*${FLEXICUBES_CHANNELS}] (N = ${coords.length / 4})`,
     );
   }
+  const stats = {
+    voxels: n,
+    gridVertices: 0,
+    surfaceCubes: 0,
+    surfaceCubesWithoutVoxel: 0,
+    ambiguousResolved: 0,
+    surfaceEdges: 0,
+    quads: 0,
+  };
+  // 0. Bounding box. Every vertex and cube the extraction looks up lies within one cell of the voxels: voxel
+  //    corners span [min, max + 1], candidate cubes [min - 1, max + 1] and their corners [min - 1, max + 2]
+  //    (clipped to the grid). Lookups use keys local to this box.
+  const lo = [R, R, R];
+  const hi = [-1, -1, -1];
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < 3; a++) {
+      const c = coords[i * 4 + 1 + a];
+      if (!(c >= 0 && c < R)) {
+        const [x, y, z] = [coords[i * 4 + 1], coords[i * 4 + 2], coords[i * 4 + 3]];
+        throw new Error(`extractMesh: voxel ${i} at (${x}, ${y}, ${z}) lies outside the ${R}^3 grid`);
+      }
+      if (c < lo[a]) lo[a] = c;
+      if (c > hi[a]) hi[a] = c;
+    }
+  }
+  if (n === 0) return emptyMesh(stats);
+  const [lx, ly, lz] = lo.map((c) => Math.max(0, c - 1));
+  const [hcx, hcy, hcz] = hi.map((c) => Math.min(R - 1, c + 1)); // last cube per axis
+  const VY = Math.min(R, hi[1] + 2) - ly + 1;
+  const VZ = Math.min(R, hi[2] + 2) - lz + 1;
+  const VX = Math.min(R, hi[0] + 2) - lx + 1;
+  const CX = hcx - lx + 1;
+  const CY = hcy - ly + 1;
+  const CZ = hcz - lz + 1;
+  const dense = VX * VY * VZ <= denseLimit;
   const Rv = R + 1;
-  const vkey = (x: number, y: number, z: number): number => (x * Rv + y) * Rv + z;
-  const ckey = (x: number, y: number, z: number): number => (x * R + y) * R + z;
+  /** Dense (global) grid-vertex id: the official vertex numbering, used for the edge order. */
+  const vkeyGlobal = (x: number, y: number, z: number): number => (x * Rv + y) * Rv + z;
+  const vkey = (x: number, y: number, z: number): number => ((x - lx) * VY + (y - ly)) * VZ + (z - lz);
+  const ckey = (x: number, y: number, z: number): number => ((x - lx) * CY + (y - ly)) * CZ + (z - lz);
 
-  // 1-2. Scatter corner attributes to unique grid vertices (float32 sum in voxel order, then mean).
-  const vmap = new IntMap(n * 4);
-  let cap = Math.max(16, n * 3);
-  let vsum = new Float64Array(cap * VATTR);
+  /** Local key offset of corner k (bits: x, y, z) from the cube's first corner. */
+  const cornerOff = new Int32Array(8);
+  for (let k = 0; k < 8; k++) cornerOff[k] = (k & 1) * VY * VZ + ((k >> 1) & 1) * VZ + ((k >> 2) & 1);
+  // Module bindings read in the hot loops, as locals (a dev loader may compile them to getters).
+  const cubeEdges = CUBE_EDGES;
+  const dmcTable = DMC_TABLE;
+  const numVd = NUM_VD_TABLE;
+  const checkTable = CHECK_TABLE;
+
+  // 1-2. Scatter corner attributes to unique grid vertices (float32 sum in voxel order, then mean): the sums live
+  //    in a Float32Array, so `+=` rounds each addition to float32 as torch's scatter_reduce does.
+  const vmap: IndexTable = dense ? new DenseIndex(VX * VY * VZ) : new IntMap(n * 4);
+  let cap = Math.max(64, 2 * n);
+  let vsum = new Float32Array(cap * VATTR);
   let vcnt = new Int32Array(cap);
   let vcoord = new Int32Array(cap * 3);
   let nv = 0;
-  const cubeVoxel = new IntMap(n);
+  const cubeVoxel: IndexTable = dense ? new DenseIndex(CX * CY * CZ) : new IntMap(n);
   const bias = f32(-1 / R);
   for (let i = 0; i < n; i++) {
     const x = coords[i * 4 + 1];
     const y = coords[i * 4 + 2];
     const z = coords[i * 4 + 3];
-    if (!(x >= 0 && x < R && y >= 0 && y < R && z >= 0 && z < R)) {
-      throw new Error(`extractMesh: voxel ${i} at (${x}, ${y}, ${z}) lies outside the ${R}^3 grid`);
-    }
     cubeVoxel.set(ckey(x, y, z), i); // duplicates: the last voxel's weights win, as dense assignment does
     const fo = i * FLEXICUBES_CHANNELS;
+    const base = vkey(x, y, z);
     for (let k = 0; k < 8; k++) {
-      const cx = x + (k & 1);
-      const cy = y + ((k >> 1) & 1);
-      const cz = z + ((k >> 2) & 1);
-      const v = vmap.getOrInsert(vkey(cx, cy, cz), nv);
+      const v = vmap.getOrInsert(base + cornerOff[k], nv);
       if (v === nv) {
         if (nv === cap) {
           cap *= 2;
-          const s2 = new Float64Array(cap * VATTR);
+          const s2 = new Float32Array(cap * VATTR);
           s2.set(vsum);
           vsum = s2;
           const c2 = new Int32Array(cap);
@@ -209,64 +313,88 @@ export function extractMesh(
           p2.set(vcoord);
           vcoord = p2;
         }
-        vcoord[nv * 3] = cx;
-        vcoord[nv * 3 + 1] = cy;
-        vcoord[nv * 3 + 2] = cz;
+        vcoord[nv * 3] = x + (k & 1);
+        vcoord[nv * 3 + 1] = y + ((k >> 1) & 1);
+        vcoord[nv * 3 + 2] = z + ((k >> 2) & 1);
         nv++;
       }
       const so = v * VATTR;
-      vsum[so] = f32(vsum[so] + f32(feats[fo + SDF_OFF + k] + bias));
-      for (let c = 0; c < 3; c++)
-        vsum[so + 1 + c] = f32(vsum[so + 1 + c] + feats[fo + DEFORM_OFF + k * 3 + c]);
-      for (let c = 0; c < 6; c++)
-        vsum[so + 4 + c] = f32(vsum[so + 4 + c] + feats[fo + COLOR_OFF + k * 6 + c]);
+      vsum[so] += f32(feats[fo + SDF_OFF + k] + bias);
+      const d = fo + DEFORM_OFF + k * 3;
+      vsum[so + 1] += feats[d];
+      vsum[so + 2] += feats[d + 1];
+      vsum[so + 3] += feats[d + 2];
+      const co = fo + COLOR_OFF + k * 6;
+      for (let c = 0; c < 6; c++) vsum[so + 4 + c] += feats[co + c];
       vcnt[v]++;
     }
   }
-  // 3. Surface cubes: candidates are the cubes around inside vertices (sorted = dense cube order), kept when
-  //    their corner signs differ. Untouched corners (sdf 1) get vertex records of their own below.
-  const cand = new IntMap(nv * 2);
-  let candKeys = new Int32Array(Math.max(16, nv * 2));
+  stats.gridVertices = nv;
+  // Mean sdf per touched vertex (float32, as the reference): decides inside/outside below.
+  const sdfMean = new Float32Array(nv);
+  for (let v = 0; v < nv; v++) sdfMean[v] = vsum[v * VATTR] / vcnt[v];
+
+  // 3. Surface cubes: candidates are the cubes around inside vertices, visited in dense cube order (x R^2 + y R
+  //    + z), kept when their corner signs differ. Dense: flags over the box, scanned in order; otherwise a hash
+  //    set and a sort (local keys sort like the dense index). Untouched corners (sdf 1) get records of their own.
+  let candKeys: Int32Array;
   let nc = 0;
-  for (let v = 0; v < nv; v++) {
-    const so = v * VATTR;
-    if (!(f32(vsum[so] / vcnt[v]) < 0)) continue;
-    const vx = vcoord[v * 3];
-    const vy = vcoord[v * 3 + 1];
-    const vz = vcoord[v * 3 + 2];
-    for (let k = 0; k < 8; k++) {
-      const x = vx - (k & 1);
-      const y = vy - ((k >> 1) & 1);
-      const z = vz - ((k >> 2) & 1);
-      if (x < 0 || y < 0 || z < 0 || x >= R || y >= R || z >= R) continue;
-      const key = ckey(x, y, z);
-      if (cand.getOrInsert(key, nc) === nc) {
-        if (nc === candKeys.length) {
-          const c2 = new Int32Array(nc * 2);
-          c2.set(candKeys);
-          candKeys = c2;
+  {
+    const flags = dense ? new Uint8Array(CX * CY * CZ) : null;
+    const cand = dense ? null : new IntMap(nv * 2);
+    let keys = dense ? new Int32Array(0) : new Int32Array(Math.max(16, nv * 2));
+    for (let v = 0; v < nv; v++) {
+      if (!(sdfMean[v] < 0)) continue;
+      const vx = vcoord[v * 3];
+      const vy = vcoord[v * 3 + 1];
+      const vz = vcoord[v * 3 + 2];
+      for (let k = 0; k < 8; k++) {
+        const x = vx - (k & 1);
+        const y = vy - ((k >> 1) & 1);
+        const z = vz - ((k >> 2) & 1);
+        if (x < 0 || y < 0 || z < 0 || x >= R || y >= R || z >= R) continue;
+        const key = ckey(x, y, z);
+        if (flags) {
+          if (flags[key] === 0) {
+            flags[key] = 1;
+            nc++;
+          }
+        } else if (cand && cand.getOrInsert(key, nc) === nc) {
+          if (nc === keys.length) {
+            const c2 = new Int32Array(nc * 2);
+            c2.set(keys);
+            keys = c2;
+          }
+          keys[nc++] = key;
         }
-        candKeys[nc++] = key;
       }
     }
+    if (flags) {
+      keys = new Int32Array(nc);
+      let j = 0;
+      for (let key = 0; key < flags.length; key++) if (flags[key] !== 0) keys[j++] = key;
+    } else keys = keys.subarray(0, nc).sort();
+    candKeys = keys;
   }
-  candKeys = candKeys.subarray(0, nc).sort();
-  const sKey = new Int32Array(nc);
   const sXYZ = new Int32Array(nc * 3);
+  const sVox = new Int32Array(nc);
   const corner = new Int32Array(nc * 8); // grid-vertex record per corner
   const sCase = new Int32Array(nc);
   let S = 0;
-  const extra: number[] = []; // coordinates of untouched corner vertices, given records nv, nv + 1, ...
+  let nAll = nv;
+  let extra = new Int32Array(3 * 1024); // coordinates of untouched corner vertices, records nv, nv + 1, ...
+  const CYZ = CY * CZ;
   for (let c = 0; c < nc; c++) {
     const key = candKeys[c];
-    const x = Math.floor(key / (R * R));
-    const y = Math.floor(key / R) % R;
-    const z = key % R;
+    const x = lx + Math.floor(key / CYZ);
+    const y = ly + (Math.floor(key / CZ) % CY);
+    const z = lz + (key % CZ);
     let mask = 0;
+    const base = vkey(x, y, z);
     for (let k = 0; k < 8; k++) {
-      const v = vmap.get(vkey(x + (k & 1), y + ((k >> 1) & 1), z + ((k >> 2) & 1)));
+      const v = vmap.get(base + cornerOff[k]);
       corner[S * 8 + k] = v;
-      if (v >= 0 && f32(vsum[v * VATTR] / vcnt[v]) < 0) mask |= 1 << k;
+      if (v >= 0 && v < nv && sdfMean[v] < 0) mask |= 1 << k; // records >= nv: untouched (sdf 1)
     }
     if (mask === 0 || mask === 255) continue;
     for (let k = 0; k < 8; k++) {
@@ -274,72 +402,75 @@ export function extractMesh(
       const cx = x + (k & 1);
       const cy = y + ((k >> 1) & 1);
       const cz = z + ((k >> 2) & 1);
-      const id = nv + extra.length / 3;
-      const v = vmap.getOrInsert(vkey(cx, cy, cz), id);
-      if (v === id) extra.push(cx, cy, cz);
+      const v = vmap.getOrInsert(vkey(cx, cy, cz), nAll);
+      if (v === nAll) {
+        const e = (nAll - nv) * 3;
+        if (e + 3 > extra.length) {
+          const e2 = new Int32Array(extra.length * 2);
+          e2.set(extra);
+          extra = e2;
+        }
+        extra[e] = cx;
+        extra[e + 1] = cy;
+        extra[e + 2] = cz;
+        nAll++;
+      }
       corner[S * 8 + k] = v;
     }
-    sKey[S] = key;
+    sVox[S] = cubeVoxel.get(key);
     sXYZ[S * 3] = x;
     sXYZ[S * 3 + 1] = y;
     sXYZ[S * 3 + 2] = z;
     sCase[S] = mask;
     S++;
   }
+  stats.surfaceCubes = S;
+  if (S === 0) return emptyMesh(stats);
 
-  // Per grid-vertex record: sdf (float32 mean), deformed position, sigmoid colour; untouched: sdf 1, no
-  // deformation, colour sigmoid(0) = 0.5 (the dense grid's defaults).
-  const nAll = nv + extra.length / 3;
+  // Per grid-vertex record, for the corners of surface cubes only (the other records are never read): sdf
+  // (float32 mean), deformed position, sigmoid colour; untouched: sdf 1, no deformation, colour sigmoid(0) = 0.5
+  // (the dense grid's defaults).
   const vsdf = new Float32Array(nAll);
   const vpos = new Float64Array(nAll * 3);
   const vcol = new Float64Array(nAll * 6);
   const dscale = (1 - 1e-8) / (2 * R);
-  for (let v = 0; v < nv; v++) {
-    const so = v * VATTR;
-    const cnt = vcnt[v];
-    vsdf[v] = f32(vsum[so] / cnt);
-    for (let c = 0; c < 3; c++) {
-      vpos[v * 3 + c] = vcoord[v * 3 + c] / R - 0.5 + dscale * Math.tanh(f32(vsum[so + 1 + c] / cnt));
+  vsdf.set(sdfMean);
+  vsdf.fill(1, nv);
+  const ready = new Uint8Array(nAll);
+  for (let i = 0; i < S * 8; i++) {
+    const v = corner[i];
+    if (ready[v] !== 0) continue;
+    ready[v] = 1;
+    if (v < nv) {
+      const so = v * VATTR;
+      const cnt = vcnt[v];
+      for (let c = 0; c < 3; c++) {
+        vpos[v * 3 + c] = vcoord[v * 3 + c] / R - 0.5 + dscale * Math.tanh(f32(vsum[so + 1 + c] / cnt));
+      }
+      for (let c = 0; c < 6; c++) vcol[v * 6 + c] = sigmoid(f32(vsum[so + 4 + c] / cnt));
+    } else {
+      for (let c = 0; c < 3; c++) vpos[v * 3 + c] = extra[(v - nv) * 3 + c] / R - 0.5;
+      vcol.fill(0.5, v * 6, v * 6 + 6);
     }
-    for (let c = 0; c < 6; c++) vcol[v * 6 + c] = sigmoid(f32(vsum[so + 4 + c] / cnt));
   }
-  for (let v = nv; v < nAll; v++) {
-    vsdf[v] = 1;
-    for (let c = 0; c < 3; c++) vpos[v * 3 + c] = extra[(v - nv) * 3 + c] / R - 0.5;
-    vcol.fill(0.5, v * 6, v * 6 + 6);
-  }
-  const stats = {
-    voxels: n,
-    gridVertices: nv,
-    surfaceCubes: S,
-    surfaceCubesWithoutVoxel: 0,
-    ambiguousResolved: 0,
-    surfaceEdges: 0,
-    quads: 0,
-  };
-  if (S === 0) {
-    return {
-      vertices: new Float32Array(0),
-      faces: new Uint32Array(0),
-      vertexAttrs: new Float32Array(0),
-      stats,
-    };
-  }
-  const sIndex = new IntMap(S);
-  for (let s = 0; s < S; s++) sIndex.set(sKey[s], s);
+  // The cube table becomes the surface-cube index (voxel entries cleared; a hash map keeps them as -1).
+  const sIndex = cubeVoxel;
+  for (let i = 0; i < n; i++) sIndex.set(ckey(coords[i * 4 + 1], coords[i * 4 + 2], coords[i * 4 + 3]), -1);
+  for (let s = 0; s < S; s++) sIndex.set(ckey(sXYZ[s * 3], sXYZ[s * 3 + 1], sXYZ[s * 3 + 2]), s);
 
-  // 4. Case ids, with the C16/C19 ambiguity resolved against the face neighbour named by the check table.
+  // 4. Case ids, with the C16/C19 ambiguity resolved against the face neighbour named by the check table
+  //    (a neighbour outside the candidate box is no surface cube).
   const caseId = new Int32Array(S);
   for (let s = 0; s < S; s++) {
     let c = sCase[s];
-    if (CHECK_TABLE[c * 5] === 1) {
-      const ax = sXYZ[s * 3] + CHECK_TABLE[c * 5 + 1];
-      const ay = sXYZ[s * 3 + 1] + CHECK_TABLE[c * 5 + 2];
-      const az = sXYZ[s * 3 + 2] + CHECK_TABLE[c * 5 + 3];
-      if (ax >= 0 && ay >= 0 && az >= 0 && ax < R && ay < R && az < R) {
+    if (checkTable[c * 5] === 1) {
+      const ax = sXYZ[s * 3] + checkTable[c * 5 + 1];
+      const ay = sXYZ[s * 3 + 1] + checkTable[c * 5 + 2];
+      const az = sXYZ[s * 3 + 2] + checkTable[c * 5 + 3];
+      if (ax >= lx && ay >= ly && az >= lz && ax <= hcx && ay <= hcy && az <= hcz) {
         const t = sIndex.get(ckey(ax, ay, az));
-        if (t >= 0 && CHECK_TABLE[sCase[t] * 5] === 1) {
-          c = CHECK_TABLE[c * 5 + 4];
+        if (t >= 0 && checkTable[sCase[t] * 5] === 1) {
+          c = checkTable[c * 5 + 4];
           stats.ambiguousResolved++;
         }
       }
@@ -348,11 +479,14 @@ export function extractMesh(
   }
 
   // 5. Surface edges (sign changes), numbered in the order of their (first, second) dense vertex ids, the pair
-  //    oriented as CUBE_EDGES orients it (consistent across the cubes sharing an edge).
-  const edgeMap = new IntMap(S * 3);
-  const edgeSort = new Float64Array(S * 12); // first * 2^25 + second
-  const edgeCount = new Uint8Array(S * 12);
-  const edgeFirst = new Int32Array(S * 12); // grid-vertex record of the first endpoint
+  //    oriented as CUBE_EDGES orients it (consistent across the cubes sharing an edge). An edge is identified by
+  //    the record of its lower endpoint and its axis, so a flat table over the records replaces a hash map.
+  const edgeOf = new Int32Array(nAll * 3).fill(-1);
+  let eCap = Math.max(16, S * 2);
+  let edgeFirstKey = new Float64Array(eCap); // global id of the first endpoint
+  let edgeCode = new Uint8Array(eCap); // rank of (second - first) among -Rv^2, -Rv, -1, 1, Rv, Rv^2
+  let edgeFirst = new Int32Array(eCap); // grid-vertex record of the first endpoint
+  let edgeCount = new Uint8Array(eCap);
   const cubeEdge = new Int32Array(S * 12).fill(-1);
   let E = 0;
   for (let s = 0; s < S; s++) {
@@ -360,31 +494,47 @@ export function extractMesh(
     const y = sXYZ[s * 3 + 1];
     const z = sXYZ[s * 3 + 2];
     for (let e = 0; e < 12; e++) {
-      const a = CUBE_EDGES[2 * e];
-      const b = CUBE_EDGES[2 * e + 1];
+      const a = cubeEdges[2 * e];
+      const b = cubeEdges[2 * e + 1];
       const ra = corner[s * 8 + a];
       if (vsdf[ra] < 0 === vsdf[corner[s * 8 + b]] < 0) continue;
-      const va = vkey(x + (a & 1), y + ((a >> 1) & 1), z + ((a >> 2) & 1));
-      const vb = vkey(x + (b & 1), y + ((b >> 1) & 1), z + ((b >> 2) & 1));
-      const dir = (a ^ b) === 1 ? 0 : (a ^ b) === 2 ? 1 : 2;
-      const u = edgeMap.getOrInsert(Math.min(va, vb) * 3 + dir, E);
-      if (u === E) {
-        edgeSort[E] = va * 33554432 + vb;
-        edgeFirst[E] = ra;
-        E++;
+      const ab = a ^ b;
+      const dir = ab === 1 ? 0 : ab === 2 ? 1 : 2;
+      const slot = corner[s * 8 + Math.min(a, b)] * 3 + dir; // a, b differ in one bit: the lower is smaller
+      let u = edgeOf[slot];
+      if (u < 0) {
+        if (E === eCap) {
+          eCap *= 2;
+          const k2 = new Float64Array(eCap);
+          k2.set(edgeFirstKey);
+          edgeFirstKey = k2;
+          const c2 = new Uint8Array(eCap);
+          c2.set(edgeCode);
+          edgeCode = c2;
+          const f2 = new Int32Array(eCap);
+          f2.set(edgeFirst);
+          edgeFirst = f2;
+          const n2 = new Uint8Array(eCap);
+          n2.set(edgeCount);
+          edgeCount = n2;
+        }
+        u = E++;
+        edgeOf[slot] = u;
+        edgeFirstKey[u] = vkeyGlobal(x + (a & 1), y + ((a >> 1) & 1), z + ((a >> 2) & 1));
+        // axis dir: 0 -> +-Rv^2 (x), 1 -> +-Rv (y), 2 -> +-1 (z); b above a ranks above 2.
+        edgeCode[u] = a < b ? 3 + (2 - dir) : dir;
+        edgeFirst[u] = ra;
       }
       edgeCount[u]++;
       cubeEdge[s * 12 + e] = u;
     }
   }
-  const order = new Uint32Array(E);
-  for (let i = 0; i < E; i++) order[i] = i;
-  order.sort((i, j) => edgeSort[i] - edgeSort[j]);
   stats.surfaceEdges = E;
+  const order = sortEdges(edgeFirstKey, edgeCode, E, 6 * Rv * Rv * Rv);
 
   // 6. Dual vertices: beta-weighted mean of the alpha-weighted edge crossings of each edge group.
   let V = 0;
-  for (let s = 0; s < S; s++) V += NUM_VD_TABLE[caseId[s]];
+  for (let s = 0; s < S; s++) V += numVd[caseId[s]];
   const vd = new Float64Array(V * 3);
   const vdCol = new Float64Array(V * 6);
   const vdGamma = new Float32Array(V);
@@ -396,9 +546,9 @@ export function extractMesh(
   for (let num = 1; num <= 4; num++) {
     for (let s = 0; s < S; s++) {
       const cs = caseId[s];
-      if (NUM_VD_TABLE[cs] !== num) continue;
+      if (numVd[cs] !== num) continue;
       // Cubes without a voxel have raw weights 0 (beta = alpha = 1, gamma = 0.5), as in the dense grid.
-      const vox = cubeVoxel.get(sKey[s]);
+      const vox = sVox[s];
       if (vox < 0) stats.surfaceCubesWithoutVoxel++;
       const wo = vox * FLEXICUBES_CHANNELS + WEIGHT_OFF;
       for (let j = 0; j < 20; j++) w[j] = Math.tanh(vox >= 0 ? feats[wo + j] : 0) * ws + 1;
@@ -411,10 +561,10 @@ export function extractMesh(
         let py = 0;
         let pz = 0;
         for (let t = 0; t < 7; t++) {
-          const e = DMC_TABLE[cs * 28 + j * 7 + t];
+          const e = dmcTable[cs * 28 + j * 7 + t];
           if (e < 0) continue;
-          const a = CUBE_EDGES[2 * e];
-          const b = CUBE_EDGES[2 * e + 1];
+          const a = cubeEdges[2 * e];
+          const b = cubeEdges[2 * e + 1];
           const ra = corner[s * 8 + a];
           const rb = corner[s * 8 + b];
           const wa = vsdf[ra] * w[12 + a];
@@ -448,8 +598,12 @@ export function extractMesh(
       const u = cubeEdge[s * 12 + e];
       if (u < 0 || edgeCount[u] !== 4) continue;
       const d = vdOfCubeEdge[s * 12 + e];
-      if (d < 0)
-        throw new Error(`extractMesh: surface edge ${e} of cube ${sKey[s]} has no dual vertex (table bug)`);
+      if (d < 0) {
+        const [x, y, z] = [sXYZ[s * 3], sXYZ[s * 3 + 1], sXYZ[s * 3 + 2]];
+        throw new Error(
+          `extractMesh: surface edge ${e} of cube (${x}, ${y}, ${z}) has no dual vertex (table bug)`,
+        );
+      }
       quadSlots[u * 4 + quadFill[u]++] = d;
       if (quadFill[u] === 4) Q++;
     }
@@ -467,12 +621,45 @@ export function extractMesh(
       const q1 = quadSlots[u * 4 + perm[1]];
       const q2 = quadSlots[u * 4 + perm[2]];
       const q3 = quadSlots[u * 4 + perm[3]];
-      if (f32(vdGamma[q0] * vdGamma[q2]) > f32(vdGamma[q1] * vdGamma[q3]))
-        faces.set([q0, q1, q2, q0, q2, q3], f);
-      else faces.set([q0, q1, q3, q3, q1, q2], f);
+      if (f32(vdGamma[q0] * vdGamma[q2]) > f32(vdGamma[q1] * vdGamma[q3])) {
+        faces[f] = q0;
+        faces[f + 1] = q1;
+        faces[f + 2] = q2;
+        faces[f + 3] = q0;
+        faces[f + 4] = q2;
+        faces[f + 5] = q3;
+      } else {
+        faces[f] = q0;
+        faces[f + 1] = q1;
+        faces[f + 2] = q3;
+        faces[f + 3] = q3;
+        faces[f + 4] = q1;
+        faces[f + 5] = q2;
+      }
       f += 6;
     }
   }
   stats.quads = Q;
   return { vertices: Float32Array.from(vd), faces, vertexAttrs: Float32Array.from(vdCol), stats };
+}
+
+/**
+ * Edge numbers 0..E-1 ordered by (first endpoint id, second endpoint id). The second endpoint is a grid
+ * neighbour of the first, so (first * 6 + code) orders the pairs; with the edge number in the low bits, one native
+ * Float64Array sort does it (a comparator sort of the indices took several times longer). Keys too large to pack
+ * exactly fall back to the comparator.
+ */
+function sortEdges(firstKey: Float64Array, code: Uint8Array, E: number, keyLimit: number): Uint32Array {
+  const order = new Uint32Array(E);
+  const bits = Math.max(1, Math.ceil(Math.log2(E + 1)));
+  const scale = 2 ** bits;
+  if (keyLimit * scale <= TWO_POW_53) {
+    const packed = new Float64Array(E);
+    for (let i = 0; i < E; i++) packed[i] = (firstKey[i] * 6 + code[i]) * scale + i;
+    packed.sort();
+    for (let i = 0; i < E; i++) order[i] = packed[i] % scale;
+    return order;
+  }
+  for (let i = 0; i < E; i++) order[i] = i;
+  return order.sort((i, j) => firstKey[i] * 6 + code[i] - (firstKey[j] * 6 + code[j]));
 }
