@@ -1,13 +1,13 @@
 /**
  * The browser app in a real browser: Debian's Chromium driven by playwright-core, WebGPU on (SwiftShader's
  * Vulkan in headless Chromium without a GPU; see harness.ts for what was tried).
- * Run: `npm test -- web/test` (about 4-5 min on 2 cores: build, tiny model, one CLI run, one in-page run).
+ * Run: `npm test -- web/test` (5.6 min on the shared 2-core box at load ~14: build, tiny model, one CLI run, one in-page run).
  *
  * One shared setup (the app built with the same Vite config as `npm run build:web`, the tiny random model from
  * `make-test-model`, a Gaussians PLY written by the CLI from that model, the CLI running while the page does)
  * and three tests:
  * - WebGPU kernels in the page; a run without a painted visible region and an incomplete model URL give the
- *   explained errors;
+ *   explained errors; a loaded 3-level mask is classified as in Node; a started run can be cancelled;
  * - the full flow: paint the masks with the mouse, pick the model folder, reconstruct in the page (1+1 steps),
  *   the viewer renders, the downloaded PLY parses as the 3DGS layout with the reported Gaussian count. It runs on
  *   the page's CPU backend by default (see RUN_DEVICE), while the first test checks WebGPU kernels in the page;
@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { GAUSSIAN_PLY_PROPERTIES, parsePly } from '../../src/io/ply-gaussians.ts';
+import { isBackgroundValue, isOccludedValue, readMask } from '../../src/preprocess/mask.ts';
 import { paintBall, smallSettings, waitModelStatus } from './flow.ts';
 import {
   buildApp,
@@ -126,7 +127,7 @@ async function viewerCoverage(page: Page): Promise<number> {
   return nonBackgroundFraction(await page.locator('#viewer canvas').screenshot(), VIEWER_BG, PIXEL_TOLERANCE);
 }
 
-test('browser: WebGPU kernels in the page; no visible region and an incomplete model are explained', async (t) => {
+test('browser: WebGPU kernels in the page; messages (no visible region, incomplete model); mask loading; cancel', async (t) => {
   if (skipWithoutChromium(t)) return;
   const page = await openApp();
   // WebGPU in the page: an adapter, and the library's matmul on it agrees with the CPU twin (worker.ts probe).
@@ -151,6 +152,31 @@ test('browser: WebGPU kernels in the page; no visible region and an incomplete m
   const msg = (await page.locator('#message').textContent()) ?? '';
   assert.match(msg, /No visible region painted in view 1 \(ball\.png\)/);
   assert.equal(await page.evaluate(() => document.body.dataset.state), 'idle');
+
+  // Loading the example's 3-level mask: the page classifies it as the library does in Node (decode + thresholds).
+  await page.setInputFiles('#mask-input', BALL_MASK);
+  const mask = await readMask(BALL_MASK);
+  let visible = 0;
+  let occluded = 0;
+  for (const v of mask.data) {
+    if (isOccludedValue(v)) occluded++;
+    else if (!isBackgroundValue(v)) visible++;
+  }
+  const pct = (n: number) => ((100 * n) / mask.data.length).toFixed(1);
+  assert.equal(
+    (await page.locator('#mask-stats').textContent()) ?? '',
+    `192x192: visible ${pct(visible)}%, occluder ${pct(occluded)}%`,
+  );
+
+  // Cancel: a run stops (cooperatively or by ending the Worker) and the page is usable again.
+  await page.selectOption('#device', 'cpu');
+  await page.click('#run');
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'running');
+  await page.click('#cancel');
+  await page.waitForFunction(() => document.body.dataset.state !== 'running', undefined, { timeout: 30_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.state), 'idle');
+  assert.match((await page.locator('#message').textContent()) ?? '', /Cancelled/);
+  assert.equal(await page.locator('#run').isEnabled(), true);
 
   // A URL that serves only part of the layout: every missing piece is listed, with the fix.
   await page.fill('#model-url', `${baseUrl}/broken-model/`);
