@@ -8,7 +8,12 @@ import { Tensor } from '../runtime/tensor.ts';
 import { SparseTensor } from '../sparse/sparse-tensor.ts';
 import { type Fixture, loadFixture } from '../testing/fixtures.ts';
 import type { SlatDecoderConfig } from './slat-decoder-base.ts';
-import { GS_REPRESENTATION_DEFAULTS, SLatGaussianDecoder, slatGsExpectedShapes } from './slat-decoder-gs.ts';
+import {
+  GS_REPRESENTATION_DEFAULTS,
+  gaussiansFromDecoderOutput,
+  SLatGaussianDecoder,
+  slatGsExpectedShapes,
+} from './slat-decoder-gs.ts';
 
 // SLAT_DEC_FIXTURE points the same checks at another fixture (e.g. `--size full` output on the device).
 const DIR = process.env.SLAT_DEC_FIXTURE ?? 'test/fixtures/slat_dec/ci';
@@ -58,6 +63,11 @@ async function run(gpu: GpuContext | null, precision: 'f32' | 'f16' = 'f32', tol
   );
   assert.ok(err < tol, `raw relative error ${err}`);
   const [g] = await dec.decode(x);
+  // decode() on the GPU reads each field back separately; the result must be exactly the one-array CPU path.
+  const fromRaw = gaussiansFromDecoderOutput(got, x.coords, dec.dims.res, dec.rep, dec.perturbation);
+  for (const k of ['xyz', 'featuresDc', 'scaling', 'rotation', 'opacity'] as const) {
+    assert.deepEqual(g.fields[k], fromRaw.fields[k], `decode() field ${k} equals gaussiansFromDecoderOutput`);
+  }
   // Activated values inherit the raw error (derivatives of tanh/softplus/sigmoid are <= 1 and scaled down by
   // 1/64 for positions): compare with the same relative bound on each output's scale.
   for (const [name, ours] of [

@@ -90,7 +90,7 @@ export function strivecFromDecoderOutput(
   const position = new Float32Array(n * 3);
   for (let v = 0; v < n; v++) {
     const r = v * L.channels;
-    for (let j = 0; j < tv; j++) trivec[v * tv + j] = Math.fround(raw[r + j] + 1);
+    for (let j = 0; j < tv; j++) trivec[v * tv + j] = raw[r + j] + 1; // the store rounds to float32
     density.set(raw.subarray(r + L.density, r + L.density + rep.rank), v * rep.rank);
     featuresDc.set(raw.subarray(r + L.featuresDc, r + L.channels), v * rep.rank * 3);
     for (let a = 0; a < 3; a++) position[3 * v + a] = Math.fround((coords[4 * v + 1 + a] + 0.5) / resolution);
