@@ -18,7 +18,7 @@
  *   gather kernel writes zeros for out-of-range indices; the table is uploaded once as an f32 index, exact below
  *   2^24 rows) into an im2col block and runs one `linear` (the tiled / subgroup-matrix GEMM) per block of rows;
  *   blocks keep the im2col buffer under `IM2COL_BUDGET_BYTES`. This is also the CPU path (the fused kernel's twin).
- * `auto` picks per adapter by measurement (`submAutoFused`): see the notes below.
+ * `auto` picks per adapter and shape by measurement (`submAutoFused`): see the notes there.
  *
  * Numerics: f32 results differ from spconv only by summation order (one 27 Cin-long dot product in the GEMM
  * versus spconv's per-tap partial sums). In f16, spconv's native algorithm rounds the running sum to half after
@@ -28,9 +28,9 @@
  * Alternatives: 27 gathered GEMMs with scatter-adds (27 dispatch pairs per conv, same arithmetic). Fused vs
  * im2col, `npm run bench -- slat --only conv --small` on lavapipe (2 shared cores, 32 -> 32 channels, 2,048
  * voxels, GPU timestamps, 2026-11-27): f32 306 vs 661 ms, f16 262 vs 709 ms (no 27x im2col round trip through
- * memory), so `auto` uses the fused kernel on CPU adapters. On GPUs with subgroup matrices the im2col GEMM runs on
- * the sgmat rung, which the fused kernel's scalar tiles may not match: `auto` keeps im2col there until the device
- * benchmark (tools/device/bench-slat.sh, `conv` case at 128 channels / 20,256 voxels) has timed both.
+ * memory), so `auto` uses the fused kernel on CPU adapters. On GPUs the im2col GEMM runs on the subgroup-matrix /
+ * register-tiled rungs, faster than the fused kernel's scalar tiles when its blocks have enough output tiles;
+ * `auto` picks by shape from the H100 figures (`submAutoFused`).
  *
  * @example
  * const w = prepareSparseConvWeight(store.load('input_blocks.0.conv1.conv.weight', { gpu })); // [128,3,3,3,128]
@@ -43,7 +43,7 @@ import { RowIndex } from '../ops/layout/index.ts';
 import { permute } from '../ops/layout/permute.ts';
 import { gatherRows } from '../ops/layout/rows.ts';
 import { linear } from '../ops/matmul/linear.ts';
-import { bytesPerElement } from '../runtime/dtype.ts';
+import { bytesPerElement, type DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { ShapeError, shapeStr } from '../runtime/shape.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -52,6 +52,8 @@ import { coordKey, type SparseTensor } from './sparse-tensor.ts';
 /** Upper bound of one im2col block (the gathered [rows, 27 Cin] matrix). */
 export const IM2COL_BUDGET_BYTES = 128 * 1024 * 1024;
 export const SUBM_TAPS = 27;
+/** Largest coordinate bounding box (batch x X x Y x Z cells) `submNeighbours` indexes with a dense grid (128 MiB). */
+export const SUBM_DENSE_GRID_LIMIT = 2 ** 25;
 
 /** GPU rung of `submConv3d`: the fused gather-GEMM kernel, the im2col gather + GEMM, or picked per adapter. */
 export type SubmConvVariant = 'auto' | 'fused' | 'im2col';
@@ -64,15 +66,48 @@ export interface SubmConvOptions {
 export const SUBM_CONV_DEFAULTS: Required<SubmConvOptions> = { variant: 'auto' };
 
 /**
- * Whether `auto` uses the fused kernel on this adapter: on CPU adapters (lavapipe), where it was measured 2.2x
- * (f32) / 2.7x (f16) faster than im2col (32 -> 32 channels, 2,048 voxels: 306 vs 661 ms, 262 vs 709 ms). On GPUs
- * `auto` keeps im2col (whose GEMM runs on the subgroup-matrix / register-tiled rungs) until
- * `tools/device/bench-slat.sh` has timed both there.
+ * Output elements of one im2col block below which `auto` takes the fused kernel on GPUs: 2^19 = 128 output tiles
+ * of 64 x 64, about one wave on an H100's 132 SMs. A block's GEMM has rowsPerBlock x Cout outputs, and
+ * rowsPerBlock = IM2COL_BUDGET_BYTES / (27 Cin bytes), so large Cin with small Cout gives a long-K GEMM with too
+ * few output tiles to fill the GPU.
  */
-export function submAutoFused(gpu: GpuContext, _dtype: string): boolean {
-  return /llvmpipe|lavapipe|swiftshader/i.test(
-    `${gpu.adapterInfo.device} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`,
-  );
+export const SUBM_FUSED_MAX_BLOCK_OUTPUTS = 2 ** 19;
+
+/**
+ * Whether `auto` uses the fused kernel.
+ *
+ * CPU adapters (lavapipe): always, measured 2.2x (f32) / 2.7x (f16) faster than im2col (32 -> 32 channels, 2,048
+ * voxels: 306 vs 661 ms, 262 vs 709 ms).
+ *
+ * GPUs: by shape. H100, f16, GPU timestamps (tools/device/bench-slat.sh, 2026-11-27), fused vs im2col:
+ *   io          128 ->  128 at 20,256 rows:  1.32 vs  0.65 ms  (im2col block 2.5M outputs: im2col)
+ *   out0.conv1 2048 ->  128 at 20,256 rows: 22.2  vs 45.5  ms  (block 1,213 rows x 128 = 155k outputs: fused)
+ *   down.conv2 1024 -> 1024 at  3,496 rows: 16.4  vs  2.95 ms  (block 2.5M outputs: im2col)
+ * The fused kernel's scalar tiles run at ~12-14 TFLOP/s whatever the shape; the im2col GEMM (subgroup-matrix /
+ * register-tiled rungs) reaches 27-67 TFLOP/s when a block has enough output tiles, 6.3 TFLOP/s on the long-K,
+ * 128-column case, which also materialises a 2.2 GB im2col matrix block by block. So `auto` takes the fused
+ * kernel when an im2col block would have fewer than {@link SUBM_FUSED_MAX_BLOCK_OUTPUTS} outputs (which also
+ * drops the 128 MiB im2col buffer from the peak). Shapes between the measured ones (e.g. the mesh decoder's
+ * 768 -> 192 at 162k rows, 621k outputs per f16 block: im2col) are not measured yet.
+ * @example
+ * const fused = submAutoFused(gpu, 'f16', 2048, 128, 20256); // true on an H100 (and on lavapipe)
+ */
+export function submAutoFused(
+  gpu: GpuContext,
+  dtype: DType,
+  cin: number,
+  cout: number,
+  rows: number,
+): boolean {
+  const adapter = `${gpu.adapterInfo.device} ${gpu.adapterInfo.description} ${gpu.adapterInfo.architecture}`;
+  if (/llvmpipe|lavapipe|swiftshader/i.test(adapter)) return true;
+  return im2colRowsPerBlock(cin, dtype, rows) * cout < SUBM_FUSED_MAX_BLOCK_OUTPUTS;
+}
+
+/** Rows of one im2col block: the gathered [rows, 27 Cin] matrix stays under IM2COL_BUDGET_BYTES. */
+function im2colRowsPerBlock(cin: number, dtype: DType, rows: number): number {
+  const rowBytes = SUBM_TAPS * cin * bytesPerElement(dtype);
+  return Math.max(1, Math.min(rows, Math.floor(IM2COL_BUDGET_BYTES / rowBytes)));
 }
 
 export interface SparseConvWeight {
@@ -111,11 +146,54 @@ export function prepareSparseConvWeight(w: Tensor): SparseConvWeight {
  */
 export function submNeighbours(coords: Int32Array): Int32Array {
   const n = coords.length / 4;
+  const out = new Int32Array(n * SUBM_TAPS).fill(-1);
+  if (n === 0) return out;
+  // Dense Int32 grid over the coordinates' bounding box when it is small enough (one array read per tap),
+  // else a Map. The 1.3M voxels of the mesh decoder's 256^3 stage (box ~180^3): Map 1.9 s -> grid 0.73 s CPU on a
+  // loaded 2-core box (most of it now writing the 140 MB table), same table.
+  const lo = [Infinity, Infinity, Infinity, Infinity];
+  const hi = [-1, -1, -1, -1];
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < 4; a++) {
+      const c = coords[4 * i + a];
+      if (c < lo[a]) lo[a] = c;
+      if (c > hi[a]) hi[a] = c;
+    }
+  }
+  const ext = hi.map((h, a) => h - lo[a] + 1);
+  if (ext[0] * ext[1] * ext[2] * ext[3] <= SUBM_DENSE_GRID_LIMIT) {
+    const [eb, ex, ey, ez] = ext;
+    const grid = new Int32Array(eb * ex * ey * ez).fill(-1);
+    const cell = (i: number): number =>
+      (((coords[4 * i] - lo[0]) * ex + coords[4 * i + 1] - lo[1]) * ey + coords[4 * i + 2] - lo[2]) * ez +
+      coords[4 * i + 3] -
+      lo[3];
+    for (let i = 0; i < n; i++) grid[cell(i)] = i;
+    for (let i = 0; i < n; i++) {
+      const x = coords[4 * i + 1] - lo[1];
+      const y = coords[4 * i + 2] - lo[2];
+      const z = coords[4 * i + 3] - lo[3];
+      const base = cell(i);
+      for (let a = 0; a < 3; a++) {
+        const xx = x + a - 1;
+        if (xx < 0 || xx >= ex) continue;
+        for (let bb = 0; bb < 3; bb++) {
+          const yy = y + bb - 1;
+          if (yy < 0 || yy >= ey) continue;
+          for (let c = 0; c < 3; c++) {
+            const zz = z + c - 1;
+            if (zz < 0 || zz >= ez) continue;
+            out[i * SUBM_TAPS + (a * 3 + bb) * 3 + c] = grid[base + ((a - 1) * ey + (bb - 1)) * ez + (c - 1)];
+          }
+        }
+      }
+    }
+    return out;
+  }
   const rows = new Map<number, number>();
   for (let i = 0; i < n; i++) {
     rows.set(coordKey(coords[4 * i], coords[4 * i + 1], coords[4 * i + 2], coords[4 * i + 3]), i);
   }
-  const out = new Int32Array(n * SUBM_TAPS).fill(-1);
   for (let i = 0; i < n; i++) {
     const b = coords[4 * i];
     const x = coords[4 * i + 1];
@@ -191,15 +269,16 @@ export function submConv3d(
   if (w.kernel === 1) return x.withFeats(linear(x.feats, w.matrix, bias));
   const gpu = x.feats.gpu;
   if (gpu && sparseConvFusedFits(x.feats)) {
-    const fused = o.variant === 'fused' || (o.variant === 'auto' && submAutoFused(gpu, x.feats.dtype));
+    const fused =
+      o.variant === 'fused' ||
+      (o.variant === 'auto' && submAutoFused(gpu, x.feats.dtype, w.cin, w.cout, x.n));
     if (fused) {
       const table = x.cached('subm3.table', () => submNeighbours(x.coords));
       const idx = x.cached('subm3.rows', () => RowIndex.from(table));
       return x.withFeats(sparseConvFused(x.feats, idx.gpuBuffer(gpu), w.matrix, bias));
     }
   }
-  const rowBytes = SUBM_TAPS * w.cin * bytesPerElement(x.feats.dtype);
-  const rowsPerBlock = Math.max(1, Math.min(x.n, Math.floor(IM2COL_BUDGET_BYTES / rowBytes)));
+  const rowsPerBlock = im2colRowsPerBlock(w.cin, x.feats.dtype, x.n);
   const nb = neighbourBlocks(x, rowsPerBlock, gpu);
   const outs: Tensor[] = [];
   for (const idx of nb.blocks) {

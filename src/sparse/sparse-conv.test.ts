@@ -6,7 +6,13 @@ import { sparseConvFused, sparseConvFusedFits } from '../ops/conv/sparse_conv.ts
 import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { Tensor } from '../runtime/tensor.ts';
-import { prepareSparseConvWeight, type SubmConvVariant, submConv3d, submNeighbours } from './conv.ts';
+import {
+  prepareSparseConvWeight,
+  type SubmConvVariant,
+  submAutoFused,
+  submConv3d,
+  submNeighbours,
+} from './conv.ts';
 import { SparseTensor } from './sparse-tensor.ts';
 
 // The fused kernel and its twin (the CPU im2col path: one 27 Cin-long dot product per output, f64 accumulation in
@@ -163,4 +169,48 @@ test('fused sparse conv rejects bad shapes with the shapes in the message', asyn
   short.destroy();
   x.dispose();
   w.dispose();
+});
+
+test('auto rung on GPUs: the faster one at the three H100-measured shapes, always fused on lavapipe', () => {
+  const adapter = (device: string) =>
+    ({ adapterInfo: { device, description: '', architecture: '' } }) as unknown as GpuContext;
+  const h100 = adapter('nvidia-h100-80gb-hbm3');
+  // tools/device/bench-slat.sh 2026-11-27, f16 GPU timestamps, fused vs im2col (see submAutoFused).
+  assert.equal(submAutoFused(h100, 'f16', 128, 128, 20256), false, 'io: 1.32 vs 0.65 ms');
+  assert.equal(submAutoFused(h100, 'f16', 2048, 128, 20256), true, 'out0.conv1: 22.2 vs 45.5 ms');
+  assert.equal(submAutoFused(h100, 'f16', 1024, 1024, 3496), false, 'down.conv2: 16.4 vs 2.95 ms');
+  assert.equal(submAutoFused(adapter('llvmpipe (LLVM 15.0.6, 256 bits)'), 'f16', 128, 128, 20256), true);
+});
+
+test('neighbour table equals a brute-force stencil search on the dense-grid and the Map paths', () => {
+  let seed = 7;
+  const rnd = (m: number): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed % m;
+  };
+  // A clustered set (small box: dense grid) and the same set plus far-away voxels (box > 2^25 cells: Map).
+  const near: number[] = [];
+  for (let i = 0; i < 150; i++) near.push(rnd(2), 3 + rnd(5), 3 + rnd(5), 3 + rnd(5));
+  const far = [...near, 1, 1023, 1023, 1023, 1, 1022, 1023, 1023, 0, 0, 0, 0];
+  for (const list of [near, far]) {
+    const coords = new Int32Array(list);
+    const n = coords.length / 4;
+    const got = submNeighbours(coords);
+    for (let i = 0; i < n; i++) {
+      for (let t = 0; t < 27; t++) {
+        const d = [Math.floor(t / 9) - 1, (Math.floor(t / 3) % 3) - 1, (t % 3) - 1];
+        let want = -1; // last matching row, as a set-by-row map keeps for duplicate coordinates
+        for (let j = 0; j < n; j++) {
+          if (
+            coords[4 * j] === coords[4 * i] &&
+            coords[4 * j + 1] === coords[4 * i + 1] + d[0] &&
+            coords[4 * j + 2] === coords[4 * i + 2] + d[1] &&
+            coords[4 * j + 3] === coords[4 * i + 3] + d[2]
+          )
+            want = j;
+        }
+        assert.equal(got[i * 27 + t], want, `row ${i} tap ${t} (${n} voxels)`);
+      }
+    }
+  }
 });
