@@ -19,7 +19,7 @@
  */
 
 import { absolutePositionEmbedding } from '../nn/embeddings.ts';
-import { add, cast, layerNorm, linear, slice } from '../nn/ops.ts';
+import { add, cast, concat, layerNorm, linear, slice } from '../nn/ops.ts';
 import { checkWeights, type WeightStore } from '../nn/weights.ts';
 import { RowIndex } from '../ops/layout/index.ts';
 import { gatherRows } from '../ops/layout/rows.ts';
@@ -173,16 +173,18 @@ export const TRUNK_F16_KEY = /^blocks\.\d+\.(attn\.to_(qkv|out)|mlp\.mlp\.[02])\
  * per axis, each a function of that axis's integer coordinate alone: the blocks for the values 0..max are
  * computed once (with `absolutePositionEmbedding` itself, so the float32 values are the same) and gathered per
  * (voxel, axis) on the device. The gather index is cached on the coordinates.
+ * @example
+ * const ape = slatPositionEmbedding(x, 768); // [N, 768] f32 on x's device
  *
- * Alternative (the previous code, kept for C not a multiple of 6, where the embedding has zero padding): the
- * whole [N, C] on the CPU and one upload per call. At the released size (20,256 voxels x 768) that is 15.6M
+ * Alternative (the previous code): the whole [N, C] on the CPU and one upload per call. At the released size (20,256 voxels x 768) that is 15.6M
  * sin/cos plus a 62 MiB array and upload per decoder call (~0.3 s CPU on a loaded 2-core box, most of it
  * first-touching the array); the gather moves 62 MiB on the GPU instead (~0.1 ms on an H100).
  */
-function positionEmbedding(x: SparseTensor, C: number): Tensor {
+export function slatPositionEmbedding(x: SparseTensor, C: number): Tensor {
   const n = x.n;
   const gpu = x.feats.gpu;
   const freqDim = Math.floor(Math.floor(C / 3) / 2);
+  if (freqDim === 0) return Tensor.zeros([n, C], { gpu }); // C < 6: all padding
   const index = x.cached('ape.axisRows', () => {
     const idx = new Int32Array(n * 3);
     let max = 0;
@@ -196,11 +198,6 @@ function positionEmbedding(x: SparseTensor, C: number): Tensor {
     const rows = RowIndex.from(idx);
     return { rows, distinct: max + 1, dispose: () => rows.dispose() };
   });
-  if (C !== 6 * freqDim) {
-    const xyz = new Int32Array(n * 3);
-    for (let i = 0; i < n; i++) for (let a = 0; a < 3; a++) xyz[3 * i + a] = x.coords[4 * i + 1 + a];
-    return Tensor.fromArray(absolutePositionEmbedding(xyz, C), [n, C], { gpu });
-  }
   // Rows (c, c, c) for c = 0..max: their first block is [sin | cos] of c.
   const D = index.distinct;
   const probe = new Int32Array(D * 3);
@@ -209,8 +206,14 @@ function positionEmbedding(x: SparseTensor, C: number): Tensor {
   const block = new Float32Array(D * 2 * freqDim);
   for (let c = 0; c < D; c++) block.set(full.subarray(c * C, c * C + 2 * freqDim), c * 2 * freqDim);
   const table = Tensor.fromArray(block, [D, 2 * freqDim], { gpu });
-  const ape = gatherRows(table, index.rows).reshape([n, C]);
+  const body = gatherRows(table, index.rows).reshape([n, 6 * freqDim]);
   table.dispose();
+  if (C === 6 * freqDim) return body;
+  // C not a multiple of 6: the embedding ends in C - 6 freqDim (< 6) zero channels.
+  const pad = Tensor.zeros([n, C - 6 * freqDim], { gpu });
+  const ape = concat([body, pad], 1);
+  body.dispose();
+  pad.dispose();
   return ape;
 }
 
@@ -296,7 +299,7 @@ export class SlatTrunk {
     const feats32 = x.feats.dtype === 'f32' ? x.feats : cast(x.feats, 'f32');
     const h0 = linear(feats32, this.weight('input_layer.weight'), this.weight('input_layer.bias'));
     if (feats32 !== x.feats) feats32.dispose();
-    const ape = positionEmbedding(x, C);
+    const ape = slatPositionEmbedding(x, C);
     const h1 = add(h0, ape);
     h0.dispose();
     ape.dispose();
