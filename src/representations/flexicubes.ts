@@ -31,11 +31,16 @@
  *   0.87-0.97 s CPU, hash 0.17-0.25 s CPU); hashing with the LOW bits of key * 2^32/phi instead of the high bits
  *   made the extraction slower on grid-structured keys. The previous all-hash version (hash maps for vertices,
  *   cubes, candidates and edges, a hash set + sort for the candidates, a comparator sort for the edges, float64
- *   sums, every vertex's position and colour computed) vs this one, CPU time of one call on a loaded 2-core box,
- *   same output bytes (2026-11-27):
+ *   sums, every vertex's position and colour computed) vs this one, CPU time of one call on the shared 2-core box
+ *   at load 3-5, same output bytes (2026-11-27):
  *     the mesh bench's case (1,296,384 voxels at R = 256 from the 20,256-voxel shell, zero features: 245k
- *     vertices, 490k faces): 7.6-11.0 s -> 2.0-2.6 s;
- *     a random-feature subdivided shell (656k voxels, 232k vertices): 4.4-5.1 s -> 1.8 s (hash path 2.7-3.0 s).
+ *     vertices, 490k faces): 5.5-5.7 s -> 1.8-2.2 s (at load 13-17: 7.6-11.0 s -> 2.0-2.6 s);
+ *     a random-feature subdivided shell (656k voxels, 232k vertices): 3.1-3.6 s -> 1.4-1.7 s (hash path
+ *     2.7-3.0 s at load 13-17).
+ *   Tried and dropped: summing deform and colour in a second voxel pass only for surface-cube corners (18% of the
+ *   vertices in the bench case): no gain measurable above the box's noise; the scatter loop in its own function:
+ *   same. (A slow first call in a test script came from its never-touched 524 MB zero feature array, not from
+ *   the extractor: a readback's array is already touched.)
  *   What is left is mostly the scatter-mean (10.4M corner updates for 1.3M voxels, ~45%) and the candidate /
  *   surface-cube pass (~25%). A WGSL version would help most for the scatter-mean (a sort by vertex key, or
  *   atomics on fixed point; the float32 voxel-order summation the reference does would then only hold to
@@ -284,7 +289,7 @@ export function extractMesh(
   // 1-2. Scatter corner attributes to unique grid vertices (float32 sum in voxel order, then mean): the sums live
   //    in a Float32Array, so `+=` rounds each addition to float32 as torch's scatter_reduce does.
   const vmap: IndexTable = dense ? new DenseIndex(VX * VY * VZ) : new IntMap(n * 4);
-  let cap = Math.max(64, 2 * n);
+  let cap = Math.max(64, n + (n >> 2));
   let vsum = new Float32Array(cap * VATTR);
   let vcnt = new Int32Array(cap);
   let vcoord = new Int32Array(cap * 3);
