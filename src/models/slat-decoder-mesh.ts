@@ -19,7 +19,11 @@
  * and the convolution's output; the skip (k = 1, a per-row Linear) is computed here on the parents and subdivided
  * after, which is the same rows. The f32 output [64 N, 101] (517 MiB) and its f32 input (491 MiB) are produced and
  * read back in 64 MiB blocks of rows by `decodeFeatures` instead of whole. Estimated peak of the block: ~1.8 GiB ->
- * ~1.3 GiB; of the output step: ~1.5 GiB -> ~0.4 GiB (by shapes; device figures in docs/performance.md).
+ * ~1.3 GiB; of the output step: ~1.5 GiB -> ~0.4 GiB (by shapes). The buffer pool keeps every freed buffer (per
+ * power-of-two size) until the stage ends, so the H100 run with those changes still peaked at 3.16 GiB in this stage
+ * (21k voxels, docs/measurements/2026-11-27-h100-pipeline-ours.json); `decodeFeatures` now also hands the pool back
+ * after the trunk and after each block (sync + trimPool): -24% peak on lavapipe at width 256 and 125k output rows
+ * (146 -> 111 MiB); not yet re-measured at full size.
  *
  * @example
  * const dec = await SLatMeshDecoder.load(store, json.args, { gpu });
@@ -246,6 +250,13 @@ export class SLatMeshDecoder {
     return c2.withFeats(out);
   }
 
+  /** Waits for the queued work and destroys the pooled (free) buffers. */
+  private async releasePool(): Promise<void> {
+    if (!this.gpu) return;
+    await this.gpu.sync();
+    this.gpu.trimPool();
+  }
+
   /** Trunk + the two subdivide blocks: [M, C/8] in the model dtype at 4x resolution (caller owns the feats). */
   private forwardFeatures(x: SparseTensor): SparseTensor {
     let h = this.trunk.forward(x);
@@ -288,7 +299,17 @@ export class SLatMeshDecoder {
     const outBlockBytes = options.outBlockBytes ?? DECODE_FEATURES_DEFAULTS.outBlockBytes;
     if (!(outBlockBytes > 0))
       throw new Error(`decodeFeatures: outBlockBytes must be > 0, got ${outBlockBytes}`);
-    const h = this.forwardFeatures(x);
+    // Phase by phase, handing the pooled buffers of the finished phase back to the device: the pool keeps freed
+    // buffers per power-of-two size until the stage ends, and the trunk's and the first block's sizes are mostly
+    // not reused by the second block (H100, full size, 21k voxels: the stage peaked at 3.16 GiB without this).
+    let h = this.trunk.forward(x);
+    await this.releasePool();
+    for (const b of this.blocks) {
+      const next = this.subdivideBlock(h, b);
+      h.feats.dispose();
+      h = next;
+      await this.releasePool();
+    }
     const outC = this.trunk.weight('out_layer.bias').shape[0];
     const feats = new Float32Array(h.n * outC);
     // The f32 output (and its f32 input) in blocks of rows, each read back before the next: at 20k voxels the whole
