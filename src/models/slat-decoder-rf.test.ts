@@ -8,7 +8,12 @@ import { Tensor } from '../runtime/tensor.ts';
 import { SparseTensor } from '../sparse/sparse-tensor.ts';
 import { type Fixture, loadFixture } from '../testing/fixtures.ts';
 import type { SlatDecoderConfig } from './slat-decoder-base.ts';
-import { SLatRadianceFieldDecoder, slatRfExpectedShapes, strivecLayout } from './slat-decoder-rf.ts';
+import {
+  SLatRadianceFieldDecoder,
+  slatRfExpectedShapes,
+  strivecFromDecoderOutput,
+  strivecLayout,
+} from './slat-decoder-rf.ts';
 
 // SLAT_DEC_FIXTURE points the same checks at another fixture (e.g. `--size full` output on the device).
 const DIR = process.env.SLAT_DEC_FIXTURE ?? 'test/fixtures/slat_dec/ci';
@@ -41,6 +46,11 @@ async function run(gpu: GpuContext | null): Promise<void> {
   console.log(`RF decoder ${gpu ? 'gpu' : 'cpu'}: max |diff| / max |out| = ${err.toExponential(2)}`);
   assert.ok(err < REL_TOL, `relative error ${err}`);
   const [p] = await dec.decode(x);
+  // decode() on the GPU reads each field back separately; the result must be exactly the one-array CPU path.
+  const fromRaw = strivecFromDecoderOutput(got, coords, dec.dims.res, dec.rep);
+  for (const k of ['trivec', 'density', 'featuresDc', 'position'] as const) {
+    assert.deepEqual(p[k], fromRaw[k], `decode() ${k} equals strivecFromDecoderOutput`);
+  }
   const L = strivecLayout(dec.rep);
   assert.equal(L.channels, 448);
   const n = coords.length / 4;

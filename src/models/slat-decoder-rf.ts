@@ -10,6 +10,7 @@
  * const [rf] = await dec.decode(slat); // rf.trivec.length === N * 16 * 3 * 8
  */
 
+import { slice } from '../nn/ops.ts';
 import type { WeightStore } from '../nn/weights.ts';
 import type { DType } from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
@@ -87,12 +88,38 @@ export function strivecFromDecoderOutput(
   const trivec = new Float32Array(n * tv);
   const density = new Float32Array(n * rep.rank);
   const featuresDc = new Float32Array(n * rep.rank * 3);
-  const position = new Float32Array(n * 3);
   for (let v = 0; v < n; v++) {
     const r = v * L.channels;
-    for (let j = 0; j < tv; j++) trivec[v * tv + j] = raw[r + j] + 1; // the store rounds to float32
+    trivec.set(raw.subarray(r, r + tv), v * tv);
     density.set(raw.subarray(r + L.density, r + L.density + rep.rank), v * rep.rank);
     featuresDc.set(raw.subarray(r + L.featuresDc, r + L.channels), v * rep.rank * 3);
+  }
+  return strivecFromFields({ trivec, density, featuresDc }, coords, resolution, rep);
+}
+
+/**
+ * `to_representation` on the out_layer channels already split by field (trivec [N, rank*3*dim], density
+ * [N, rank], features_dc [N, rank*3], as `raw[:, range]`); trivec gets its + 1 in place.
+ * @example
+ * const p = strivecFromFields({ trivec, density, featuresDc }, coords, 64, { rank: 16, dim: 8 });
+ */
+export function strivecFromFields(
+  fields: { trivec: Float32Array; density: Float32Array; featuresDc: Float32Array },
+  coords: Int32Array,
+  resolution: number,
+  rep: StrivecRepresentationConfig,
+): StrivecParams {
+  const n = coords.length / 4;
+  const { trivec, density, featuresDc } = fields;
+  const want = [rep.rank * 3 * rep.dim, rep.rank, rep.rank * 3];
+  [trivec, density, featuresDc].forEach((a, i) => {
+    if (a.length !== n * want[i]) {
+      throw new Error(`strivecFromFields: field ${i} has ${a.length} values, want ${n} x ${want[i]}`);
+    }
+  });
+  for (let j = 0; j < trivec.length; j++) trivec[j] += 1; // the store rounds to float32, as raw + 1 does
+  const position = new Float32Array(n * 3);
+  for (let v = 0; v < n; v++) {
     for (let a = 0; a < 3; a++) position[3 * v + a] = Math.fround((coords[4 * v + 1 + a] + 0.5) / resolution);
   }
   return {
@@ -187,15 +214,54 @@ export class SLatRadianceFieldDecoder {
    */
   async decode(x: SparseTensor): Promise<StrivecParams[]> {
     const out = this.forwardRaw(x);
-    const raw = await out.toArray();
-    out.dispose();
-    const C = strivecLayout(this.rep).channels;
+    const L = strivecLayout(this.rep);
     const res: StrivecParams[] = [];
+    const ranges = [
+      [L.trivec, L.density],
+      [L.density, L.featuresDc],
+      [L.featuresDc, L.channels],
+    ] as const;
+    let whole: Float32Array[] = [];
+    try {
+      if (!out.gpu) {
+        const raw = await out.toArray();
+        for (let b = 0; b < x.batchSize; b++) {
+          const [s, e] = [x.batchStarts[b], x.batchStarts[b + 1]];
+          res.push(
+            strivecFromDecoderOutput(
+              raw.subarray(s * L.channels, e * L.channels),
+              x.coords.subarray(4 * s, 4 * e),
+              this.dims.res,
+              this.rep,
+            ),
+          );
+        }
+        return res;
+      }
+      // On the GPU each field's channel range is sliced on the device and read back as the field array (no
+      // [N, channels] CPU copy re-laid out per voxel), as the Gaussian decoder does.
+      whole = [];
+      for (const [s, e] of ranges) {
+        const part = slice(out, 1, s, e);
+        try {
+          whole.push(await part.toArray());
+        } finally {
+          part.dispose();
+        }
+      }
+    } finally {
+      out.dispose();
+    }
     for (let b = 0; b < x.batchSize; b++) {
       const [s, e] = [x.batchStarts[b], x.batchStarts[b + 1]];
+      const [trivec, density, featuresDc] = whole.map((a, i) => {
+        const w = ranges[i][1] - ranges[i][0];
+        const part = a.subarray(s * w, e * w);
+        return x.batchSize === 1 ? part : part.slice(); // items own separate buffers
+      });
       res.push(
-        strivecFromDecoderOutput(
-          raw.subarray(s * C, e * C),
+        strivecFromFields(
+          { trivec, density, featuresDc },
           x.coords.subarray(4 * s, 4 * e),
           this.dims.res,
           this.rep,
