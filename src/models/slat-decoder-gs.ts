@@ -140,7 +140,7 @@ export function gaussiansFromDecoderOutput(
   }
   const fields = {} as Record<GaussianField, Float32Array>;
   for (const [k, w] of FIELDS) {
-    // GaussianField by field over contiguous channel runs (one copy per voxel and field).
+    // Field by field over contiguous channel runs (one copy per voxel and field).
     const [s] = layout[k];
     const gw = g * w;
     const dst = new Float32Array(n * gw);
