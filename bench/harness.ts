@@ -6,6 +6,14 @@
  * back to back for `warmupMs` (>= 1 s by default) before timing.
  */
 
+import {
+  COND_CHANNELS,
+  COND_IMAGE_TOKENS,
+  COND_TOKENS,
+  type FlowCondition,
+  prepareFlowCondition,
+} from '../src/models/ss-flow.ts';
+import type { DType } from '../src/runtime/dtype.ts';
 import type { GpuContext } from '../src/runtime/gpu.ts';
 
 export interface BenchContext {
@@ -156,4 +164,32 @@ export function randomWeights(
     out.set(k, { shape, data });
   }
   return out;
+}
+
+/** Levels of the synthetic mask / occlusion tokens: a spread of values in [0, 1], as real masks give. */
+const SYNTHETIC_MASK_LEVELS = 197;
+
+/**
+ * The two conditions of one CFG step for the flow benchmarks (stage 1 and SLAT): a synthetic [1, 4112, 1024]
+ * condition (image tokens sin(i), mask and occlusion tokens in [0, 1]) and the all-zero unconditional one, plus the
+ * conditional one's raw values (what the samplers take). Timing does not depend on the values, except that a zero
+ * condition takes the cross-attentions' constant shortcut, so the conditional one must not be zero.
+ * @example
+ * const { cond, uncond } = benchFlowConditions(gpu, flow.dtype);
+ */
+export function benchFlowConditions(
+  gpu: GpuContext,
+  dtype: DType,
+): { values: Float32Array; cond: FlowCondition; uncond: FlowCondition } {
+  const values = new Float32Array(COND_TOKENS * COND_CHANNELS);
+  const imageEnd = COND_IMAGE_TOKENS * COND_CHANNELS;
+  for (let i = 0; i < imageEnd; i++) values[i] = Math.sin(i);
+  for (let i = imageEnd; i < values.length; i++) {
+    values[i] = (Math.floor(i / COND_CHANNELS) % SYNTHETIC_MASK_LEVELS) / (SYNTHETIC_MASK_LEVELS - 1);
+  }
+  return {
+    values,
+    cond: prepareFlowCondition(values, gpu, dtype),
+    uncond: prepareFlowCondition(new Float32Array(COND_TOKENS * COND_CHANNELS), gpu, dtype),
+  };
 }

@@ -32,6 +32,7 @@
 
 import type { SlatDecoderConfig } from '../src/models/slat-decoder-base.ts';
 import {
+  GS_REPRESENTATION_DEFAULTS,
   offsetPerturbation,
   SLatGaussianDecoder,
   slatGsExpectedShapes,
@@ -44,61 +45,21 @@ import {
   type SLatFlowConfig,
   slatFlowExpectedShapes,
 } from '../src/models/slat-flow.ts';
-import { disposeFlowCondition, prepareFlowCondition } from '../src/models/ss-flow.ts';
+import { COND_IMAGE_TOKENS, COND_PATCHES, disposeFlowCondition } from '../src/models/ss-flow.ts';
 import { MapWeightStore } from '../src/nn/weights.ts';
+import { testSlatDecoderConfig, testSlatFlowConfig } from '../src/pipeline/make-test-model.ts';
 import { extractMesh } from '../src/representations/flexicubes.ts';
 import type { GpuContext } from '../src/runtime/gpu.ts';
 import { Tensor } from '../src/runtime/tensor.ts';
 import { prepareSparseConvWeight, type SubmConvOptions, submConv3d } from '../src/sparse/conv.ts';
 import { SparseTensor } from '../src/sparse/sparse-tensor.ts';
-import { argValue, type BenchFn, randomWeights, timeGpu, timeWall } from './harness.ts';
+import { argValue, type BenchFn, benchFlowConditions, randomWeights, timeGpu, timeWall } from './harness.ts';
 
 /** Released SLAT flow (ARCHITECTURE.md §e; ../shared/spec/configs.json `slat_flow_model`). */
-export const SLAT_FLOW_FULL: SLatFlowConfig = {
-  resolution: 64,
-  in_channels: 8,
-  out_channels: 8,
-  model_channels: 1024,
-  cond_channels: 1024,
-  num_blocks: 24,
-  num_heads: 16,
-  mlp_ratio: 4,
-  patch_size: 2,
-  num_io_res_blocks: 2,
-  io_block_channels: [128],
-  pe_mode: 'ape',
-  qk_rms_norm: true,
-  qk_rms_norm_cross: false,
-  use_skip_connection: true,
-  share_mod: false,
-  use_fp16: true,
-};
+export const SLAT_FLOW_FULL: SLatFlowConfig = testSlatFlowConfig('full');
 
 /** Released SLAT decoders' trunk (configs.json `slat_decoder_*`). */
-export const SLAT_DEC_FULL: SlatDecoderConfig = {
-  resolution: 64,
-  model_channels: 768,
-  latent_channels: 8,
-  num_blocks: 12,
-  num_heads: 12,
-  mlp_ratio: 4,
-  attn_mode: 'swin',
-  window_size: 8,
-  pe_mode: 'ape',
-  use_fp16: true,
-};
-
-const GS_REP = {
-  lr: { _xyz: 1.0, _features_dc: 1.0, _opacity: 1.0, _scaling: 1.0, _rotation: 0.1 },
-  perturb_offset: true,
-  voxel_size: 1.5,
-  num_gaussians: 32,
-  '2d_filter_kernel_size': 0.1,
-  '3d_filter_kernel_size': 9e-4,
-  scaling_bias: 4e-3,
-  opacity_bias: 0.1,
-  scaling_activation: 'softplus',
-};
+export const SLAT_DEC_FULL: SlatDecoderConfig = testSlatDecoderConfig('full');
 
 /** Shell radii of tools/fixtures/slat_flow.py --size full (20,256 voxels); `--small` uses a thinner, smaller one. */
 const SHELL_FULL = { inner: 18, outer: 22 };
@@ -120,8 +81,8 @@ export function shellCoords(inner: number, outer: number): Int32Array {
 }
 
 /** Condition tokens of the two cross-attentions (DINOv2 patch + special tokens; mask patch tokens). */
-const COND_TOKENS = 1374;
-const MASK_TOKENS = 1369;
+const COND_TOKENS = COND_IMAGE_TOKENS;
+const MASK_TOKENS = COND_PATCHES;
 
 /**
  * Nominal FLOPs of one SLAT-flow forward by op family (the official algorithm, 2 per multiply-add): sparse convs
@@ -321,11 +282,7 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
       flowCfg,
       { gpu, precision },
     );
-    const cond = new Float32Array(4112 * 1024);
-    for (let i = 0; i < 1374 * 1024; i++) cond[i] = Math.sin(i);
-    for (let i = 1374 * 1024; i < cond.length; i++) cond[i] = (Math.floor(i / 1024) % 197) / 196;
-    const c = prepareFlowCondition(cond, gpu, flow.dtype);
-    const neg = prepareFlowCondition(new Float32Array(4112 * 1024), gpu, flow.dtype);
+    const { cond: c, uncond: neg } = benchFlowConditions(gpu, flow.dtype);
     const x = latent();
     const step = async (): Promise<void> => {
       const a = await flow.forward(x, T_MODEL, c);
@@ -389,9 +346,13 @@ const bench: BenchFn = async ({ gpu, args, json }) => {
 
   if (only.has('gs')) {
     await decoderCase('gsDecoder', async () => {
-      const cfg = { ...decCfg, representation_config: GS_REP };
+      const rep = GS_REPRESENTATION_DEFAULTS;
+      const cfg = { ...decCfg, representation_config: { ...rep } };
       const w = randomWeights(slatGsExpectedShapes(cfg));
-      w.set('offset_perturbation', { shape: [32, 3], data: offsetPerturbation(32, GS_REP.voxel_size) });
+      w.set('offset_perturbation', {
+        shape: [rep.num_gaussians, 3],
+        data: offsetPerturbation(rep.num_gaussians, rep.voxel_size),
+      });
       const dec = await SLatGaussianDecoder.load(new MapWeightStore(w, 'random weights'), cfg, {
         gpu,
         precision,

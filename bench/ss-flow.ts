@@ -10,40 +10,18 @@ import {
   type SsDecoderConfig,
   ssDecoderExpectedShapes,
 } from '../src/models/ss-decoder.ts';
-import {
-  prepareFlowCondition,
-  SparseStructureFlow,
-  type SsFlowConfig,
-  ssFlowExpectedShapes,
-} from '../src/models/ss-flow.ts';
+import { SparseStructureFlow, type SsFlowConfig, ssFlowExpectedShapes } from '../src/models/ss-flow.ts';
 import { MapWeightStore } from '../src/nn/weights.ts';
+import { testSsDecoderConfig, testSsFlowConfig } from '../src/pipeline/make-test-model.ts';
 import { sampleSparseStructure } from '../src/pipeline/stage1.ts';
 import { Tensor } from '../src/runtime/tensor.ts';
-import { argValue, type BenchFn, randomWeights, timeWall } from './harness.ts';
+import { argValue, type BenchFn, benchFlowConditions, randomWeights, timeWall } from './harness.ts';
 
-export const SS_FLOW_FULL: SsFlowConfig = {
-  resolution: 16,
-  in_channels: 8,
-  out_channels: 8,
-  model_channels: 1024,
-  cond_channels: 1024,
-  num_blocks: 24,
-  num_heads: 16,
-  mlp_ratio: 4,
-  patch_size: 1,
-  pe_mode: 'ape',
-  qk_rms_norm: true,
-  use_fp16: true,
-};
+/** Released stage-1 flow (configs.json `sparse_structure_flow_model`). */
+export const SS_FLOW_FULL: SsFlowConfig = testSsFlowConfig('full');
 
-export const SS_DEC_FULL: SsDecoderConfig = {
-  out_channels: 1,
-  latent_channels: 8,
-  num_res_blocks: 2,
-  num_res_blocks_middle: 2,
-  channels: [512, 128, 32],
-  use_fp16: true,
-};
+/** Released sparse-structure decoder (configs.json `sparse_structure_decoder`). */
+export const SS_DEC_FULL: SsDecoderConfig = testSsDecoderConfig('full');
 
 /** FLOPs of one batch-1 forward at the released size (matmuls + attention), for TFLOP/s. */
 function flowFlops(cfg: SsFlowConfig): number {
@@ -72,11 +50,7 @@ const bench: BenchFn = async ({ gpu, args }) => {
   const iterations = Number(argValue(args, 'iters') ?? 10);
   const store = new MapWeightStore(randomWeights(ssFlowExpectedShapes(cfg)), 'random weights');
   const flow = await SparseStructureFlow.load(store, cfg, { gpu, precision });
-  const cond = new Float32Array(4112 * 1024);
-  for (let i = 0; i < 1374 * 1024; i++) cond[i] = Math.sin(i);
-  for (let i = 1374 * 1024; i < cond.length; i++) cond[i] = (Math.floor(i / 1024) % 197) / 196;
-  const c = prepareFlowCondition(cond, gpu, flow.dtype);
-  const neg = prepareFlowCondition(new Float32Array(4112 * 1024), gpu, flow.dtype);
+  const { values: cond, cond: c, uncond: neg } = benchFlowConditions(gpu, flow.dtype);
   const x = Tensor.fromArray(
     new Float32Array(8 * 16 ** 3).map((_, i) => Math.cos(i)),
     [1, 8, 16, 16, 16],

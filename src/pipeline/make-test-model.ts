@@ -37,7 +37,9 @@ import type { WritableTensor } from '../io/safetensors.ts';
 import type { Dinov2Config } from '../models/dinov2.ts';
 import { dinov2ExpectedShapes } from '../models/dinov2.ts';
 import { DINOV2_FILES } from '../models/dinov2-weights.ts';
-import { offsetPerturbation } from '../models/slat-decoder-gs.ts';
+import type { SlatDecoderConfig } from '../models/slat-decoder-base.ts';
+import { GS_REPRESENTATION_DEFAULTS, offsetPerturbation } from '../models/slat-decoder-gs.ts';
+import type { SLatFlowConfig } from '../models/slat-flow.ts';
 import { SparseStructureDecoder, type SsDecoderConfig } from '../models/ss-decoder.ts';
 import { type SsFlowConfig, ssFlowPosEmb } from '../models/ss-flow.ts';
 import { MapWeightStore } from '../nn/weights.ts';
@@ -58,18 +60,6 @@ interface ModelSpec {
   className: string;
   args: Record<string, unknown>;
 }
-
-const GS_REPRESENTATION = {
-  lr: { _xyz: 1.0, _features_dc: 1.0, _opacity: 1.0, _scaling: 1.0, _rotation: 0.1 },
-  perturb_offset: true,
-  voxel_size: 1.5,
-  num_gaussians: 32,
-  '2d_filter_kernel_size': 0.1,
-  '3d_filter_kernel_size': 9e-4,
-  scaling_bias: 4e-3,
-  opacity_bias: 0.1,
-  scaling_activation: 'softplus',
-};
 
 const SLAT_NORMALIZATION = {
   mean: [
@@ -109,10 +99,14 @@ export function testDinov2Config(size: TestModelSize): Dinov2Config {
   };
 }
 
-/** The checkpoints of a test model (stems follow the release's naming). */
-export function testModelSpecs(size: TestModelSize): ModelSpec[] {
+/**
+ * Stage-1 flow arguments per size (`full`: configs.json `sparse_structure_flow_model`).
+ * @example
+ * const cfg = testSsFlowConfig('full'); // width 1024, 24 blocks, patch 1
+ */
+export function testSsFlowConfig(size: TestModelSize): SsFlowConfig {
   const tiny = size === 'tiny';
-  const ssFlow: SsFlowConfig & Record<string, unknown> = {
+  return {
     resolution: 16,
     in_channels: 8,
     out_channels: 8,
@@ -132,16 +126,33 @@ export function testModelSpecs(size: TestModelSize): ModelSpec[] {
     qk_rms_norm_cross: false,
     mask_cond_type: 'mask_patcher',
   };
-  const ssDec: SsDecoderConfig & Record<string, unknown> = {
+}
+
+/**
+ * Sparse-structure decoder arguments per size (`full`: configs.json `sparse_structure_decoder`).
+ * @example
+ * const cfg = testSsDecoderConfig('tiny'); // channels [32, 16, 8]
+ */
+export function testSsDecoderConfig(size: TestModelSize): SsDecoderConfig {
+  return {
     out_channels: 1,
     latent_channels: 8,
     num_res_blocks: 2,
     num_res_blocks_middle: 2,
-    channels: tiny ? [32, 16, 8] : [512, 128, 32],
+    channels: size === 'tiny' ? [32, 16, 8] : [512, 128, 32],
     norm_type: 'layer',
     use_fp16: true,
   };
-  const slatFlow = {
+}
+
+/**
+ * SLAT flow arguments per size (`full`: configs.json `slat_flow_model`).
+ * @example
+ * const cfg = testSlatFlowConfig('full'); // width 1024, 24 blocks, io [128]
+ */
+export function testSlatFlowConfig(size: TestModelSize): SLatFlowConfig {
+  const tiny = size === 'tiny';
+  return {
     resolution: 64,
     in_channels: 8,
     out_channels: 8,
@@ -163,8 +174,23 @@ export function testModelSpecs(size: TestModelSize): ModelSpec[] {
     qk_rms_norm_cross: false,
     mask_cond_type: 'mask_patcher',
   };
-  const dec = (repr: Record<string, unknown>) => ({
+}
+
+/**
+ * SLAT decoder arguments per size (`full`: configs.json `slat_decoder_*`): the trunk, plus the decoder's
+ * `representation_config` when given (the Gaussian decoder: `GS_REPRESENTATION_DEFAULTS`; the mesh decoder:
+ * `{ use_color: true }`; the radiance field: `{ rank: 16, dim: 8 }`).
+ * @example
+ * const cfg = testSlatDecoderConfig('full', { ...GS_REPRESENTATION_DEFAULTS });
+ */
+export function testSlatDecoderConfig(
+  size: TestModelSize,
+  representation?: Record<string, unknown>,
+): SlatDecoderConfig {
+  const tiny = size === 'tiny';
+  const trunk: SlatDecoderConfig = {
     resolution: 64,
+    // The mesh decoder needs a multiple of 256 (see the file notes).
     model_channels: tiny ? 256 : 768,
     latent_channels: 8,
     num_blocks: tiny ? 2 : 12,
@@ -176,39 +202,44 @@ export function testModelSpecs(size: TestModelSize): ModelSpec[] {
     use_fp16: true,
     use_checkpoint: false,
     qk_rms_norm: false,
-    representation_config: repr,
-  });
+  };
+  return representation ? { ...trunk, representation_config: representation } : trunk;
+}
+
+/** The checkpoints of a test model (stems follow the release's naming). */
+export function testModelSpecs(size: TestModelSize): ModelSpec[] {
+  const tiny = size === 'tiny';
   const sfx = tiny ? '_tiny' : '';
   return [
     {
       role: 'sparse_structure_flow_model',
       stem: `${CKPT_DIR}/ss_flow_img_dit_L_16l8_fp16${sfx}`,
       className: 'SparseStructureFlowModelMaskAsCondWeighted',
-      args: ssFlow,
+      args: { ...testSsFlowConfig(size) },
     },
     {
       role: 'sparse_structure_decoder',
       stem: `${CKPT_DIR}/ss_dec_conv3d_16l8_fp16${sfx}`,
       className: 'SparseStructureDecoder',
-      args: ssDec,
+      args: { ...testSsDecoderConfig(size) },
     },
     {
       role: 'slat_flow_model',
       stem: `${CKPT_DIR}/slat_flow_img_dit_L_64l8p2_fp16${sfx}`,
       className: 'SLatFlowModelMaskAsCondWeighted',
-      args: slatFlow,
+      args: { ...testSlatFlowConfig(size) },
     },
     {
       role: 'slat_decoder_gs',
       stem: `${CKPT_DIR}/slat_dec_gs_swin8_B_64l8gs32_fp16${sfx}`,
       className: 'SLatGaussianDecoder',
-      args: dec(GS_REPRESENTATION),
+      args: { ...testSlatDecoderConfig(size, { ...GS_REPRESENTATION_DEFAULTS }) },
     },
     {
       role: 'slat_decoder_mesh',
       stem: `${CKPT_DIR}/slat_dec_mesh_swin8_B_64l8m256c_fp16${sfx}`,
       className: 'SLatMeshDecoder',
-      args: dec({ use_color: true }),
+      args: { ...testSlatDecoderConfig(size, { use_color: true }) },
     },
   ];
 }
