@@ -11,17 +11,20 @@
  * npm run bench -- outputs --gaussians 20000 --subdiv 5 --texture 512 --views 8 --view-size 256
  */
 
-import { encodePly, rowsToProperties } from '../src/io/ply-gaussians.ts';
+import { encodePly, GAUSSIAN_PLY_PROPERTIES, rowsToProperties, zUpToYUp } from '../src/io/ply-gaussians.ts';
 import { gaussiansToSog } from '../src/io/sog.ts';
 import { columnsToRows } from '../src/io/splat-rows.ts';
 import { gaussiansToSpz } from '../src/io/spz.ts';
-import type { SplatInput } from '../src/render/splat.cpu.ts';
+import { SH_C0 } from '../src/render/splat.cpu.ts';
 import { meshToTexturedGlb } from '../src/representations/glb-export.ts';
 import { meshToGlb } from '../src/representations/mesh.ts';
 import { icosphere } from '../test/helpers/shapes.ts';
+import { sphereSplats } from '../test/helpers/splats.ts';
 import { argValue, type BenchFn } from './harness.ts';
 
-const SH_C0 = 0.28209479177387814;
+/** Scale and opacity of every synthetic Gaussian (header: scales 4e-3). */
+const SPLAT_SCALE = 4e-3;
+const SPLAT_OPACITY = 0.9;
 
 const bench: BenchFn = async ({ gpu, args }) => {
   const n = Number(argValue(args, 'gaussians') ?? 100_000);
@@ -30,48 +33,20 @@ const bench: BenchFn = async ({ gpu, args }) => {
   const views = Number(argValue(args, 'views') ?? 32);
   const viewSize = Number(argValue(args, 'view-size') ?? 512);
   const radius = 0.35;
-  const golden = Math.PI * (3 - Math.sqrt(5));
-  const splats: SplatInput = {
-    positions: new Float32Array(n * 3),
-    scales: new Float32Array(n * 3).fill(4e-3),
-    rotations: new Float32Array(n * 4),
-    opacities: new Float32Array(n).fill(0.9),
-    colors: new Float32Array(n * 3),
-  };
+  const splats = sphereSplats(n, radius, (d) => d.map((v) => 0.5 + 0.45 * v), {
+    scale: SPLAT_SCALE,
+    opacity: SPLAT_OPACITY,
+  });
+  // The same Gaussians as PLY rows (Y-up as save_ply, raw SH DC, logit opacity, log scales, w-first quaternions);
+  // every column of the 3DGS layout, the normals staying zero as save_ply writes them.
   const cols: Record<string, Float32Array> = {};
-  for (const k of [
-    'x',
-    'y',
-    'z',
-    'f_dc_0',
-    'f_dc_1',
-    'f_dc_2',
-    'opacity',
-    'scale_0',
-    'scale_1',
-    'scale_2',
-    'rot_0',
-    'rot_1',
-    'rot_2',
-    'rot_3',
-  ])
-    cols[k] = new Float32Array(n);
+  for (const k of GAUSSIAN_PLY_PROPERTIES) cols[k] = new Float32Array(n);
+  const p = splats.positions;
   for (let i = 0; i < n; i++) {
-    const z = 1 - (2 * (i + 0.5)) / n;
-    const r = Math.sqrt(1 - z * z);
-    const d = [Math.cos(i * golden) * r, Math.sin(i * golden) * r, z];
-    const rgb = d.map((v) => 0.5 + 0.45 * v);
-    splats.positions.set(
-      d.map((v) => v * radius),
-      i * 3,
-    );
-    splats.colors.set(rgb, i * 3);
-    splats.rotations[i * 4] = 1;
-    // The same Gaussians as PLY rows (Y-up as save_ply: (x, y, z) -> (x, -z, y)).
-    [cols.x[i], cols.y[i], cols.z[i]] = [d[0] * radius, -d[2] * radius, d[1] * radius];
-    for (let c = 0; c < 3; c++) cols[`f_dc_${c}`][i] = (rgb[c] - 0.5) / SH_C0;
-    cols.opacity[i] = Math.log(0.9 / 0.1);
-    for (let c = 0; c < 3; c++) cols[`scale_${c}`][i] = Math.log(4e-3);
+    [cols.x[i], cols.y[i], cols.z[i]] = zUpToYUp(p[i * 3], p[i * 3 + 1], p[i * 3 + 2]);
+    for (let c = 0; c < 3; c++) cols[`f_dc_${c}`][i] = (splats.colors[i * 3 + c] - 0.5) / SH_C0;
+    cols.opacity[i] = Math.log(SPLAT_OPACITY / (1 - SPLAT_OPACITY));
+    for (let c = 0; c < 3; c++) cols[`scale_${c}`][i] = Math.log(SPLAT_SCALE);
     cols.rot_0[i] = 1;
   }
   const rows = columnsToRows(n, cols);

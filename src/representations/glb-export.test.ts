@@ -8,30 +8,13 @@ import sharp from 'sharp';
 import { validateGlb } from '../../test/helpers/gltf.ts';
 import { requireGpu } from '../../test/helpers/gpu.ts';
 import { icosphere } from '../../test/helpers/shapes.ts';
+import { sphereSplats } from '../../test/helpers/splats.ts';
 import type { SplatInput } from '../render/splat.cpu.ts';
 import { meshToTexturedGlb, writeTexturedGlb } from './glb-export.ts';
 
 /** Gaussians on a sphere: green on top (z > 0), magenta below. */
-function topBottomSphere(n: number, radius: number): SplatInput {
-  const positions = new Float32Array(n * 3);
-  const colors = new Float32Array(n * 3);
-  const golden = Math.PI * (3 - Math.sqrt(5));
-  for (let i = 0; i < n; i++) {
-    const z = 1 - (2 * (i + 0.5)) / n;
-    const r = Math.sqrt(1 - z * z);
-    positions.set([Math.cos(i * golden) * r * radius, Math.sin(i * golden) * r * radius, z * radius], i * 3);
-    colors.set(z > 0 ? [0.1, 0.9, 0.1] : [0.9, 0.1, 0.9], i * 3);
-  }
-  const rotations = new Float32Array(n * 4);
-  for (let i = 0; i < n; i++) rotations[i * 4] = 1;
-  return {
-    positions,
-    colors,
-    rotations,
-    scales: new Float32Array(n * 3).fill(0.02),
-    opacities: new Float32Array(n).fill(0.95),
-  };
-}
+const topBottomSphere = (n: number, radius: number): SplatInput =>
+  sphereSplats(n, radius, (d) => (d[2] > 0 ? [0.1, 0.9, 0.1] : [0.9, 0.1, 0.9]));
 
 test('textured GLB: simplified, UV-mapped, baked sRGB texture; passes the glTF validator; colours land right', async (t) => {
   const gpu = await requireGpu(t);

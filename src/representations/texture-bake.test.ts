@@ -2,36 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requireGpu } from '../../test/helpers/gpu.ts';
 import { icosphere } from '../../test/helpers/shapes.ts';
+import { sphereSplats } from '../../test/helpers/splats.ts';
 import { lookAt } from '../render/camera.ts';
 import type { SplatInput } from '../render/splat.cpu.ts';
 import { bakeTexture, meshDepth, pullPush, sphereCameras } from './texture-bake.ts';
 import { unwrapUv } from './uv-atlas.ts';
 
-/** Gaussians covering a sphere of `radius`: red where x > 0, blue where x < 0 (Fibonacci points). */
-function twoToneSphere(n: number, radius: number): SplatInput {
-  const positions = new Float32Array(n * 3);
-  const colors = new Float32Array(n * 3);
-  const golden = Math.PI * (3 - Math.sqrt(5));
-  for (let i = 0; i < n; i++) {
-    const z = 1 - (2 * (i + 0.5)) / n;
-    const r = Math.sqrt(1 - z * z);
-    const p = [Math.cos(i * golden) * r, Math.sin(i * golden) * r, z];
-    positions.set(
-      p.map((v) => v * radius),
-      i * 3,
-    );
-    colors.set(p[0] > 0 ? [0.9, 0.1, 0.1] : [0.1, 0.1, 0.9], i * 3);
-  }
-  const rotations = new Float32Array(n * 4);
-  for (let i = 0; i < n; i++) rotations[i * 4] = 1;
-  return {
-    positions,
-    colors,
-    rotations,
-    scales: new Float32Array(n * 3).fill(0.02),
-    opacities: new Float32Array(n).fill(0.95),
-  };
-}
+/** Gaussians covering a sphere of `radius`: red where x > 0, blue where x < 0. */
+const twoToneSphere = (n: number, radius: number): SplatInput =>
+  sphereSplats(n, radius, (d) => (d[0] > 0 ? [0.9, 0.1, 0.1] : [0.1, 0.1, 0.9]));
 
 test('sphereCameras: K cameras at the radius, looking at the origin, pitches spread over the sphere', () => {
   const cams = sphereCameras(12, 2, 40);
