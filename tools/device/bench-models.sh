@@ -6,28 +6,18 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-/tmp/amodal3r-out}"
 mkdir -p "$OUT" /tmp/amodal3r-bench
-bash tools/device/run.sh >/dev/null 2>&1
-export PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp PYTHONUNBUFFERED=1
+source tools/device/lib.sh
+device_setup /dev/null
 B=.device/bundle/bench-main.mjs
 R=/tmp/amodal3r-bench
 LOG="$OUT/bench-models.log"
+START=$(date +%s)
 run() { # run NAME SECONDS CMD...: stdout -> $R/NAME.out
-  local name=$1 lim=$2; shift 2
-  echo "=== $name: $*" >>"$LOG"
-  timeout -k 5 "$lim" "$@" >"$R/$name.out" 2>>"$LOG"
-  echo "=== $name exit $?" >>"$LOG"
-  # Append this step's JSON (the last object on stdout: Dawn may print shader warnings first) right away, so a
-  # call cut off by its limit still returns every finished step.
-  python3 - "$name" "$R/$name.out" >>"$OUT/bench-models.jsonl" <<'PY'
-import json, sys
-text = open(sys.argv[2]).read()
-i = text.rfind("\n{")
-j = text[i + 1:] if i >= 0 else text[text.find("{"):]
-try:
-    print(json.dumps({"step": sys.argv[1], "result": json.loads(j)}))
-except Exception:
-    print(json.dumps({"step": sys.argv[1], "raw": text[-2000:]}))
-PY
+  local name=$1 lim=$2
+  shift 2
+  device_step "$name" "$lim" "$R/$name.out" "$@"
+  # Append this step's JSON right away, so a call cut off by its limit still returns every finished step.
+  device_json record "$name" "$R/$name.out" $? >>"$OUT/bench-models.jsonl"
 }
 run official 200 python3 tools/bench_official.py --iters 10
 run ssflow-f16 100 node $B ss-flow --json --precision f16 --iters 10 --stage

@@ -28,34 +28,15 @@ LOG="$OUT/bench-pipeline.log"
 CONFIG="${CONFIG:-full}"
 MODEL="/tmp/amodal3r-$CONFIG"
 STEPS=(--ss-steps "${SS_STEPS:-12}" --slat-steps "${SLAT_STEPS:-12}")
-bash tools/device/run.sh >>"$LOG" 2>&1
-export PYTHONUNBUFFERED=1 PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp
-# sharp (image decoding, PNG/GIF frames) is not in the device image: prepare.sh packs it into .device/sharp.tar.xz.
-if [ ! -d /tmp/amodal3r-dev/node_modules/sharp ] && [ -f .device/sharp.tar.xz ]; then
-  python3 -c 'import lzma,sys,tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' \
-    .device/sharp.tar.xz /tmp/amodal3r-dev
-fi
+source tools/device/lib.sh
+device_setup "$LOG" sharp
 B=.device/bundle
 START=$(date +%s)
-step() { # step NAME SECONDS CMD...: the last JSON object of stdout -> $OUT/NAME.json (Dawn and the official
-  # modules print other lines to stdout first); all of stdout -> $OUT/NAME.out
-  local name=$1 lim=$2; shift 2
-  echo "=== $name: $* ($(( $(date +%s) - START )) s)" >>"$LOG"
-  timeout -k 5 "$lim" "$@" >"$OUT/$name.out" 2>>"$LOG"
-  local rc=$?
-  python3 - "$OUT/$name.out" "$OUT/$name.json" <<'PY'
-import json, os, sys
-text = open(sys.argv[1]).read()
-i = text.rfind("\n{")
-j = text[i + 1:] if i >= 0 else text[text.find("{"):]
-try:
-    obj = json.loads(j)
-except Exception:
-    sys.exit(0)  # no JSON: the log and NAME.out say why
-open(sys.argv[2] + ".tmp", "w").write(json.dumps(obj, indent=1) + "\n")
-os.replace(sys.argv[2] + ".tmp", sys.argv[2])
-PY
-  echo "=== $name exit $rc ($(( $(date +%s) - START )) s)" >>"$LOG"
+step() { # step NAME SECONDS CMD...: all of stdout -> $OUT/NAME.out, its last JSON object -> $OUT/NAME.json
+  local name=$1 lim=$2
+  shift 2
+  device_step "$name" "$lim" "$OUT/$name.out" "$@"
+  device_json save "$OUT/$name.out" "$OUT/$name.json" || true # no JSON: the log and NAME.out say why
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$LOG" 2>&1
 ONLY="${ONLY:-make official ours}"

@@ -17,40 +17,18 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-/tmp/amodal3r-out}"
 mkdir -p "$OUT" /tmp/amodal3r-bench
-bash tools/device/run.sh >/dev/null 2>&1
-export PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp PYTHONUNBUFFERED=1
+source tools/device/lib.sh
+device_setup /dev/null
 B=.device/bundle/bench-main.mjs
 R=/tmp/amodal3r-bench
 LOG="$OUT/bench-slat.log"
 START=$(date +%s)
-step() { # step NAME SECONDS CMD...: stdout -> $R/NAME.out; the last JSON object of it -> bench-slat.jsonl
-  local name=$1 lim=$2; shift 2
+step() { # step NAME SECONDS CMD...: stdout -> $R/NAME.out; its JSON (or, cut off, the last progress line) -> jsonl
+  local name=$1 lim=$2
+  shift 2
   case " ${SLAT_STEPS:-official-f16 ours-f16-flow ours-f16-dec ours-f16-mesh} " in *" $name "*) ;; *) return ;; esac
-  echo "=== $name: $* ($(( $(date +%s) - START )) s)" >>"$LOG"
-  timeout -k 5 "$lim" "$@" >"$R/$name.out" 2>>"$LOG"
-  local rc=$?
-  echo "=== $name exit $rc ($(( $(date +%s) - START )) s)" >>"$LOG"
-  # Dawn may print shader warnings to stdout before the JSON: keep the last top-level object.
-  python3 - "$name" "$R/$name.out" "$rc" >>"$OUT/bench-slat.jsonl" <<'PY'
-import json, sys
-text = open(sys.argv[2]).read()
-i = text.rfind("\n{")
-j = text[i + 1:] if i >= 0 else text[text.find("{"):]
-def partial():  # a step cut off by its limit: the last complete one-line progress object, if any
-    for line in reversed(text.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except Exception:
-                pass
-    return None
-try:
-    print(json.dumps({"step": sys.argv[1], "exit": int(sys.argv[3]), "result": json.loads(j)}))
-except Exception:
-    r = partial()
-    key = "partial" if r is not None else "raw"
-    print(json.dumps({"step": sys.argv[1], "exit": int(sys.argv[3]), key: r if r is not None else text[-2000:]}))
-PY
+  device_step "$name" "$lim" "$R/$name.out" "$@"
+  device_json record "$name" "$R/$name.out" $? >>"$OUT/bench-slat.jsonl"
 }
 # Limits are upper bounds summing to < 600 s with the setup; a step that ends early leaves the time to the next.
 step official-f16 150 python3 tools/bench_slat_official.py --precision fp16 --iters 5 --profile

@@ -26,13 +26,9 @@ rm -rf "$W"
 mkdir -p "$W"
 SIZE=${SIZE:-device}
 DEVICE=${DEVICE:-cuda}
+source tools/device/lib.sh
 if [ -z "${LOCAL:-}" ]; then
-  bash tools/device/run.sh >>"$LOG" 2>&1
-  export PYTHONUNBUFFERED=1 PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp
-  if [ ! -d /tmp/amodal3r-dev/node_modules/sharp ] && [ -f .device/sharp.tar.xz ]; then
-    python3 -c 'import lzma,sys,tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' \
-      .device/sharp.tar.xz /tmp/amodal3r-dev
-  fi
+  device_setup "$LOG" sharp
   CLI=(node .device/bundle/tools-device-entries-cli.mjs)
   OURS_DEVICE=webgpu
   PY=python3
@@ -42,29 +38,24 @@ else
   PY=${PYTHON:-/usr/bin/python3}
 fi
 START=$(date +%s)
-step() { # step SECONDS CMD...
-  local lim=$1; shift
-  echo "=== $* ($(( $(date +%s) - START )) s)" >>"$LOG"
-  timeout -k 5 "$lim" "$@" >>"$LOG" 2>&1
-  local rc=$?
-  echo "=== exit $rc ($(( $(date +%s) - START )) s)" >>"$LOG"
-  return $rc
+step() { # step NAME SECONDS CMD...: stdout and stderr -> the log
+  device_step "$1" "$2" "$LOG" "${@:3}"
 }
 IN=(--image assets/examples/mug.png --mask assets/examples/mug_mask.png)
 RUN=(--seed 1 --ss-steps "${SS_STEPS:-12}" --ss-cfg 7.5 --slat-steps "${SLAT_STEPS:-12}" --slat-cfg 3)
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$LOG" 2>&1
-step "${T_MODEL:-120}" "$PY" tools/fixtures/official_model_dir.py --size "$SIZE" --voxels "${VOXELS:-2000}" \
+step model "${T_MODEL:-120}" "$PY" tools/fixtures/official_model_dir.py --size "$SIZE" --voxels "${VOXELS:-2000}" \
   --out "$W/model"
-step "${T_OFFICIAL:-150}" "$PY" tools/official_dump.py --model "$W/model" "${IN[@]}" "${RUN[@]}" --dump-steps \
+step official "${T_OFFICIAL:-150}" "$PY" tools/official_dump.py --model "$W/model" "${IN[@]}" "${RUN[@]}" --dump-steps \
   --device "$DEVICE" --out "$W/official"
 OURS=("${CLI[@]}" reconstruct "${IN[@]}" "${RUN[@]}" --model "$W/model" --view-order given --formats ply,glb
   --device "$OURS_DEVICE" --precision f32 --json)
-step "${T_OURS:-150}" "${OURS[@]}" --out "$W/ours-out" --dump "$W/ours" --dump-steps
+step ours "${T_OURS:-150}" "${OURS[@]}" --out "$W/ours-out" --dump "$W/ours" --dump-steps
 TOL=(--rtol "${RTOL:-1e-4}" --iou "${IOU:-0.99}")
 "${CLI[@]}" compare "$W/ours" "$W/official" "${TOL[@]}" >"$OUT/e2e-compare.txt" 2>>"$LOG"
 echo "compare exit $?" >>"$OUT/e2e-compare.txt"
 "${CLI[@]}" compare "$W/ours" "$W/official" "${TOL[@]}" --json >"$OUT/e2e-compare.json" 2>>"$LOG"
-step "${T_OURS:-150}" "${OURS[@]}" --out "$W/inj-out" --dump "$W/inj" \
+step ours-injected "${T_OURS:-150}" "${OURS[@]}" --out "$W/inj-out" --dump "$W/inj" \
   --coords "$W/official/ss_decode.safetensors" --noise-slat "$W/official/stage2.safetensors"
 INJ=(--ignore encode --ignore stage1 --ignore ss_decode)
 for i in $(seq 0 $(( ${SLAT_STEPS:-12} - 1 ))); do INJ+=(--ignore "stage2/step_$(printf %02d "$i")"); done

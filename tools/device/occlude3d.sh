@@ -13,9 +13,7 @@ OUT="${OUT:-/tmp/amodal3r-out}"
 mkdir -p "$OUT"
 bash tools/device/run.sh # node, Dawn and the Vulkan loaders; links node_modules -> /tmp/amodal3r-dev/node_modules
 [ -f .device/sharp.tar.xz ] || { echo "occlude3d.sh: .device/sharp.tar.xz missing: run tools/device/prepare.sh here" >&2; exit 3; }
-if [ ! -d /tmp/amodal3r-dev/node_modules/sharp ]; then
-  python3 -c 'import lzma,sys,tarfile; tarfile.open(fileobj=lzma.open(sys.argv[1])).extractall(sys.argv[2])' \
-    .device/sharp.tar.xz /tmp/amodal3r-dev
-fi
+source tools/device/lib.sh
+device_unpack_sharp
 bash tools/device/run.sh node .device/bundle/tools-device-entries-occlude3d.mjs "$@" >"$OUT/occlude3d.json" 2> >(tee "$OUT/occlude3d.log" >&2)
 cat "$OUT/occlude3d.json"

@@ -16,24 +16,21 @@ OUT="${OUT:-/tmp/amodal3r-out}"
 mkdir -p "$OUT"
 LOG="$OUT/parity.log"
 : >"$LOG"
-bash tools/device/run.sh >>"$LOG" 2>&1
-export PYTHONUNBUFFERED=1 PATH="/tmp/amodal3r-dev/bin:$PATH" XDG_RUNTIME_DIR=/tmp
+source tools/device/lib.sh
+device_setup "$LOG"
 START=$(date +%s)
-step() { # step SECONDS CMD...
-  local lim=$1; shift
-  echo "=== $* ($(( $(date +%s) - START )) s)" >>"$LOG"
-  timeout -k 5 "$lim" "$@" >>"$LOG" 2>&1
-  echo "=== exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
+step() { # step NAME SECONDS CMD...: stdout and stderr -> the log; a failure is logged and the next step runs
+  device_step "$1" "$2" "$LOG" "${@:3}" || true
 }
 if [ -z "${SKIP_SMALL:-}" ]; then
-  step 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
-  step 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
-  step 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
+  step torch_rng 60 python3 tools/fixtures/torch_rng.py --out "$OUT/torch_rng"
+  step safetensors 30 python3 tools/fixtures/safetensors_fixture.py "$OUT/python_written.safetensors"
+  step dinov2_hf 60 python3 tools/fixtures/dinov2_hf.py --out "$OUT/dinov2_hf"
 fi
 for s in ${PARITY_FIXTURES:-dinov2_reg:dinov2 ss_flow:ss_flow ss_dec:ss_dec ss_stage:ss_stage slat_flow:slat_flow slat_dec:slat_dec}; do
   # slat_dec runs six full-size decoders (fp32 + the fp16 twins) through the Python conv/attention shims.
   lim=150; [ "${s%%:*}" = slat_dec ] && lim=240
-  step "$lim" python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
+  step "${s%%:*}" "$lim" python3 "tools/fixtures/${s%%:*}.py" --size full --device cuda --out "/tmp/fx/${s##*:}"
 done
 timeout -k 5 "${PARITY_TIMEOUT:-330}" node .device/bundle/tools-device-entries-parity-full.mjs /tmp/fx >"$OUT/parity.json" 2>>"$LOG"
 echo "=== parity exit $? ($(( $(date +%s) - START )) s)" >>"$LOG"
