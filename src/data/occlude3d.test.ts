@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { requireGpu } from '../../test/helpers/gpu.ts';
+import { viewFileNames } from '../../test/helpers/views.ts';
 import { runOcclude3d } from '../cli/occlude3d.ts';
 import { type Mesh, readMesh } from './mesh-io.ts';
 import {
@@ -266,15 +267,7 @@ test('CLI: same seed gives byte-identical files, transforms.json without paths o
     await runOcclude3d({ ...opts, out: join(dir, 'b') });
     await runOcclude3d({ ...opts, seed: '6', out: join(dir, 'c') });
     const files = (await readdir(join(dir, 'a'))).sort();
-    assert.deepEqual(files, [
-      '000.png',
-      '000_mask.png',
-      '001.png',
-      '001_mask.png',
-      '002.png',
-      '002_mask.png',
-      'transforms.json',
-    ]);
+    assert.deepEqual(files, viewFileNames(3, 'transforms.json'));
     for (const f of files)
       assert.deepEqual(await readFile(join(dir, 'a', f)), await readFile(join(dir, 'b', f)), f);
     assert.notDeepEqual(
