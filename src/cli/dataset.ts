@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { DATASET_VIEWS, DatasetError, writeDataset } from '../data/dataset.ts';
 import { TRELLIS_RESOLUTION } from '../data/occlude3d.ts';
+import { intOption } from './int-option.ts';
 import { createProgress } from './progress.ts';
 
 export interface DatasetCliOptions {
@@ -20,13 +21,8 @@ export interface DatasetCliOptions {
   quiet?: boolean;
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new DatasetError(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
+const intArg = (name: string, v: string | undefined, dflt: number, min: number): number =>
+  intOption(name, v, dflt, min, DatasetError);
 
 /**
  * Runs the command; returns the summary lines and whether every object was written.

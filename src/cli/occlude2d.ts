@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { OcclusionError, objectRegion, occlude2d } from '../data/occlude2d.ts';
 import { readImage, writePng } from '../io/image.ts';
+import { intOption } from './int-option.ts';
 
 export interface Occlude2dCliOptions {
   image: string;
@@ -20,13 +21,8 @@ export interface Occlude2dCliOptions {
   maxAttempts?: string;
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new OcclusionError(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
+const intArg = (name: string, v: string | undefined, dflt: number, min: number): number =>
+  intOption(name, v, dflt, min, OcclusionError);
 
 function fracArg(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { readMesh } from '../data/mesh-io.ts';
 import { Occlusion3dError, occlude3dToDir, TRELLIS_RESOLUTION } from '../data/occlude3d.ts';
 import { acquireCliGpu } from './gpu.ts';
+import { intOption } from './int-option.ts';
 
 export interface Occlude3dCliOptions {
   mesh: string;
@@ -17,13 +18,8 @@ export interface Occlude3dCliOptions {
   cpu?: boolean;
 }
 
-function intArg(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min)
-    throw new Occlusion3dError(`--${name} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
+const intArg = (name: string, v: string | undefined, dflt: number, min: number): number =>
+  intOption(name, v, dflt, min, Occlusion3dError);
 
 /**
  * Runs the command; returns the summary lines (warnings go to `warn`).
