@@ -38,9 +38,16 @@ export class FileByteSource implements ByteSource {
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.name, offset, length, this.size); // before allocating: a corrupt length must not allocate
+    const out = new Uint8Array(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  async readInto(offset: number, out: Uint8Array): Promise<void> {
+    const length = out.byteLength;
     checkRange(this.name, offset, length, this.size);
     if (!this.handle) throw new Error(`${this.name}: read after close()`);
-    const out = new Uint8Array(length);
     let done = 0;
     // A positional read may return fewer bytes than asked (large reads are capped near 2 GiB); loop until full.
     while (done < length) {
@@ -48,7 +55,6 @@ export class FileByteSource implements ByteSource {
       if (bytesRead === 0) throw new ByteRangeError(this.name, offset, length, offset + done);
       done += bytesRead;
     }
-    return out;
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,11 @@ export interface ByteSource {
    * when the range runs past `size` or the underlying storage ends early.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fills `target` with the `target.byteLength` bytes at `offset` (lets a caller reuse one buffer for
+   * many reads instead of faulting in fresh memory each time). Same range checks as `read`.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
   /** Releases the underlying handle (files); a no-op for in-memory sources. */
   close?(): Promise<void>;
 }

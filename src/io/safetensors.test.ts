@@ -429,6 +429,44 @@ test('loadTensor to the CPU converts to the target dtype', async () => {
   assert.deepEqual([...t16.data], [...v].map(roundF16));
 });
 
+test('loadTensor streams every float dtype to CPU tensors, through readInto (file) and read (memory)', async () => {
+  const v = randomArray(1031, 12, 4);
+  const tensors = {
+    f32: { dtype: 'F32', shape: [1031], data: v },
+    f16: { dtype: 'F16', shape: [1, 1031], data: v },
+    bf16: { dtype: 'BF16', shape: [1031], data: v },
+    f64: { dtype: 'F64', shape: [1031, 1], data: Float64Array.from(v) },
+    empty: { dtype: 'F32', shape: [0], data: new Float32Array(0) },
+  } as const;
+  const bytes = serializeSafetensors(tensors);
+  const path = join(await tempDir(), 'cpu.safetensors');
+  await writeFile(path, bytes);
+  const file = await openSafetensorsFile(path);
+  assert.ok(file.source.readInto, 'the file source offers readInto (the reused-buffer path)');
+  const mem = await open(bytes);
+  try {
+    for (const r of [file, mem]) {
+      for (const name of Object.keys(tensors)) {
+        const want32 = await r.readFloat32(name);
+        for (const chunkBytes of [48, undefined]) {
+          for (const dtype of ['f32', 'f16'] as const) {
+            const t = await r.loadTensor(name, { dtype, chunkBytes });
+            assert.equal(t.dtype, dtype);
+            assert.deepEqual(t.shape, r.info(name).shape);
+            // Exact: a chunked decode must equal the whole-tensor decode (rounded once for f16 storage).
+            const want = dtype === 'f16' ? Float32Array.from(want32, roundF16) : want32;
+            assert.deepEqual(t.data, want, `${r.source.name}: ${name} -> ${dtype} chunk ${chunkBytes}`);
+          }
+        }
+      }
+    }
+    const src = file.source as FileByteSource;
+    await assert.rejects(src.readInto(bytes.length - 4, new Uint8Array(8)), /runs past the end/);
+  } finally {
+    await file.close();
+  }
+});
+
 test('loadTensor streams F32/F16/BF16/F64 tensors onto the GPU in f32 and f16', async (t) => {
   const gpu = await requireGpu(t);
   if (!gpu) return;

@@ -8,9 +8,14 @@
  * corrupt or hostile file fails at `open()` with a `SafetensorsError` that names the file, the problem and a fix.
  *
  * Notes
- * - Reads go through a `ByteSource` (file, Blob, memory) one tensor at a time; `loadTensor` onto a GPU streams
- *   a tensor in `LOAD_CHUNK_BYTES` pieces, so host memory holds at most one chunk (plus its conversion) rather
- *   than the checkpoint or even the whole tensor.
+ * - Reads go through a `ByteSource` (file, Blob, memory) one tensor at a time; `loadTensor` streams a tensor in
+ *   `LOAD_CHUNK_BYTES` pieces through one reused buffer (`ByteSource.readInto` where the source has it), so host
+ *   memory holds at most one chunk (plus its conversion) rather than the checkpoint or even the whole tensor, and
+ *   CPU tensors are decoded straight into their own array. Reusing the buffer matters (issue #7): fresh 16 MiB
+ *   arrays per chunk cost a page fault per 4 KiB on first touch, ~0.23 GB/s on the 2-core test VM against
+ *   ~10 GB/s into touched memory; with that, the F16 -> f16 rounding fix in runtime/dtype.ts and the shortcut
+ *   re-read dropped, the full-size stage-1 flow (1.32 GB) loads in 11.6 s instead of 65 s on the CPU backend and
+ *   7-10 s instead of 15 s on lavapipe, where Dawn's writeBuffer (0.27 GB/s here) is now two thirds of it.
  * - Same-format uploads (F32 -> f32, F16 -> f16) copy the file bytes to the GPU untouched; other float dtypes
  *   are converted on the CPU (F16 -> f32 through a 64K-entry table, BF16 by a 16-bit shift).
  * - The serialiser reproduces the reference writer's bytes: entries sorted by descending dtype (the reference's
@@ -26,7 +31,14 @@
  * This module is browser-safe; file writing is in `safetensors.node.ts`.
  */
 
-import { bytesPerElement, type DType, f16BitsToF32, f32ToF16Bits, packF16 } from '../runtime/dtype.ts';
+import {
+  bytesPerElement,
+  type DType,
+  f16DecodeTable,
+  f32ToF16Bits,
+  packF16,
+  roundToDType,
+} from '../runtime/dtype.ts';
 import type { GpuContext } from '../runtime/gpu.ts';
 import { type Shape, sameShape, shapeStr } from '../runtime/shape.ts';
 import { Tensor } from '../runtime/tensor.ts';
@@ -168,6 +180,8 @@ export class SafetensorsReader {
   /** Byte offset of the data section. */
   readonly dataStart: number;
   private readonly entries: Map<string, SafetensorsTensorInfo>;
+  private scratchBuf: Uint8Array | null = null;
+  private scratchF32: Float32Array | null = null;
 
   private constructor(
     source: ByteSource,
@@ -287,27 +301,67 @@ export class SafetensorsReader {
       );
     }
     const gpu = options.gpu ?? null;
-    if (!gpu) return Tensor.fromArray(await this.readFloat32(name), e.shape, { dtype });
-
+    const chunkBytes = options.chunkBytes ?? LOAD_CHUNK_BYTES;
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % 16 !== 0) {
+      throw new Error(`loadTensor: chunkBytes ${chunkBytes} must be a positive multiple of 16`);
+    }
+    const srcSize = SAFETENSORS_DTYPE_SIZE[e.dtype];
+    const chunkElems = chunkBytes / 8;
     const t = Tensor.empty(e.shape, { dtype, gpu });
     try {
-      const srcSize = SAFETENSORS_DTYPE_SIZE[e.dtype];
-      const dstSize = bytesPerElement(dtype);
-      const chunkBytes = options.chunkBytes ?? LOAD_CHUNK_BYTES;
-      if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0 || chunkBytes % 16 !== 0) {
-        throw new Error(`loadTensor: chunkBytes ${chunkBytes} must be a positive multiple of 16`);
-      }
-      const chunkElems = chunkBytes / 8;
+      const scratch = this.scratch(Math.min(chunkElems, e.numel) * srcSize);
       for (let first = 0; first < e.numel; first += chunkElems) {
         const count = Math.min(chunkElems, e.numel - first);
-        const raw = await this.source.read(e.byteOffset + first * srcSize, count * srcSize);
-        gpu.writeBuffer(t.buffer, first * dstSize, encodeForDevice(e.dtype, raw, dtype));
+        const raw = await this.readChunk(e.byteOffset + first * srcSize, count * srcSize, scratch);
+        if (gpu) {
+          // writeBuffer copies `raw` before returning (WebGPU spec), so the scratch can be refilled next step.
+          gpu.writeBuffer(
+            t.buffer,
+            first * bytesPerElement(dtype),
+            this.encodeForDevice(e.dtype, raw, dtype),
+          );
+        } else {
+          decodeFloatsInto(e.dtype, raw, t.data.subarray(first, first + count));
+        }
       }
+      // F16/BF16 values are exact in f16 storage only for F16; anything else stored as f16 is rounded once.
+      if (!gpu && dtype === 'f16' && e.dtype !== 'F16') roundToDType(t.data, 'f16');
     } catch (err) {
       t.dispose();
       throw err;
     }
     return t;
+  }
+
+  /**
+   * A reusable read buffer of at least `bytes` (kept for the reader's life, at most one chunk): fresh multi-MiB
+   * allocations cost a page fault per 4 KiB on first touch, which on the 2-core test VM made every 16 MiB read
+   * ~4x slower than the copy itself.
+   */
+  private scratch(bytes: number): Uint8Array {
+    if (!this.scratchBuf || this.scratchBuf.byteLength < bytes) this.scratchBuf = new Uint8Array(bytes);
+    return this.scratchBuf;
+  }
+
+  /**
+   * Element bytes for the GPU buffer of a `target` tensor from stored bytes of `dtype`: the stored bytes
+   * themselves when the formats match, else converted (into a reused f32 scratch when the target is f32).
+   */
+  private encodeForDevice(dtype: SafetensorsDType, raw: Uint8Array, target: DType): ArrayBufferView {
+    if ((dtype === 'F32' && target === 'f32') || (dtype === 'F16' && target === 'f16')) return raw;
+    const n = raw.byteLength / SAFETENSORS_DTYPE_SIZE[dtype];
+    if (!this.scratchF32 || this.scratchF32.length < n) this.scratchF32 = new Float32Array(n);
+    const f32 = this.scratchF32.subarray(0, n);
+    decodeFloatsInto(dtype, raw, f32);
+    return target === 'f16' ? packF16(f32) : f32;
+  }
+
+  /** `length` bytes at `offset`, read into `scratch` when the source supports it (else a fresh array). */
+  private async readChunk(offset: number, length: number, scratch: Uint8Array): Promise<Uint8Array> {
+    if (!this.source.readInto) return this.source.read(offset, length);
+    const view = scratch.subarray(0, length);
+    await this.source.readInto(offset, view);
+    return view;
   }
 
   /** Closes the underlying source. */
@@ -326,28 +380,41 @@ export class SafetensorsReader {
   }
 }
 
-/** Element bytes for the GPU buffer of a `target` tensor from stored bytes of `dtype`. */
-function encodeForDevice(dtype: SafetensorsDType, raw: Uint8Array, target: DType): ArrayBufferView {
-  if ((dtype === 'F32' && target === 'f32') || (dtype === 'F16' && target === 'f16')) return raw;
-  const f32 = decodeFloats(dtype, raw);
-  return target === 'f16' ? packF16(f32) : f32;
-}
-
-let f16Lut: Float32Array | null = null;
-
-/** Float32 values of every f16 bit pattern (256 KiB), built once from the runtime's exact conversion. */
-function f16Table(): Float32Array {
-  if (!f16Lut) {
-    f16Lut = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Lut[h] = f16BitsToF32(h);
-  }
-  return f16Lut;
-}
-
 /** `raw` itself when its offset suits typed views of `elementSize`, else an aligned copy. */
 function aligned(raw: Uint8Array, elementSize: number): { buf: ArrayBuffer; at: number } {
   if (raw.byteOffset % elementSize === 0) return { buf: raw.buffer as ArrayBuffer, at: raw.byteOffset };
   return { buf: raw.slice().buffer as ArrayBuffer, at: 0 };
+}
+
+/** Writes the float32 values of little-endian stored floats into `out` (`raw.byteLength / size` elements). */
+export function decodeFloatsInto(dtype: SafetensorsDType, raw: Uint8Array, out: Float32Array): void {
+  const size = SAFETENSORS_DTYPE_SIZE[dtype];
+  const n = raw.byteLength / size;
+  if (out.length !== n) throw new Error(`decodeFloatsInto: ${n} stored values but room for ${out.length}`);
+  const { buf, at } = aligned(raw, size);
+  switch (dtype) {
+    case 'F32':
+      out.set(new Float32Array(buf, at, n));
+      return;
+    case 'F64':
+      out.set(new Float64Array(buf, at, n));
+      return;
+    case 'F16': {
+      const bits = new Uint16Array(buf, at, n);
+      const lut = f16DecodeTable();
+      for (let i = 0; i < n; i++) out[i] = lut[bits[i]];
+      return;
+    }
+    case 'BF16': {
+      // bfloat16 is the top half of a float32.
+      const bits = new Uint16Array(buf, at, n);
+      const o = new Uint32Array(out.buffer, out.byteOffset, n);
+      for (let i = 0; i < n; i++) o[i] = bits[i] << 16;
+      return;
+    }
+    default:
+      throw new Error(`decodeFloats: ${dtype} is not a floating-point dtype`);
+  }
 }
 
 /** float32 values of little-endian stored floats. */
@@ -362,7 +429,7 @@ export function decodeFloats(dtype: SafetensorsDType, raw: Uint8Array): Float32A
       return Float32Array.from(new Float64Array(buf, at, n));
     case 'F16': {
       const bits = new Uint16Array(buf, at, n);
-      const lut = f16Table();
+      const lut = f16DecodeTable();
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = lut[bits[i]];
       return out;

@@ -176,8 +176,9 @@ export class Dinov2 {
       const opt = async (k: string) => (expected.has(k) ? store.readFloat32(k) : null);
       // Fold LayerScale into the projection that feeds it.
       const fold = async (wName: string, bName: string, gName: string, rows: number, cols: number) => {
-        const w = Float32Array.from(await store.readFloat32(wName));
-        const bias = Float32Array.from((await opt(bName)) ?? zeros);
+        // Copies (the store may share its arrays); slice(), not Float32Array.from, which iterates element by element.
+        const w = (await store.readFloat32(wName)).slice();
+        const bias = ((await opt(bName)) ?? zeros).slice();
         if (layerScale) {
           const g = await store.readFloat32(gName);
           for (let r = 0; r < rows; r++) {

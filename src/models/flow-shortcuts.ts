@@ -48,8 +48,8 @@ function rounder(dtype: DType): (x: number) => number {
   return dtype === 'f16' ? roundF16 : Math.fround;
 }
 
-/** to_out(b_v) rounded as the model dtype would produce it. */
-function constantOutput(a: CrossAttnArrays, C: number, dtype: DType): Float32Array {
+/** to_out(b_v) rounded as the model dtype would produce it (needs no key/value weight). */
+function constantOutput(a: CrossAttnBiasArrays, C: number, dtype: DType): Float32Array {
   const r = rounder(dtype);
   const bv = new Float64Array(C);
   for (let c = 0; c < C; c++) bv[c] = r(a.kvB[C + c]);
@@ -62,12 +62,16 @@ function constantOutput(a: CrossAttnArrays, C: number, dtype: DType): Float32Arr
   return out;
 }
 
+/** What the all-zero-condition constant needs of a cross-attention: everything but the key/value weight. */
+export type CrossAttnBiasArrays = Omit<CrossAttnArrays, 'kvW'>;
+
 /**
  * Precomputes one block's shortcut constants.
- * @param cross the mask-weighted cross-attention, @param occ the occlusion cross-attention.
+ * @param cross the mask-weighted cross-attention (its to_kv weight is not needed, so loaders skip reading it),
+ * @param occ the occlusion cross-attention.
  */
 export function blockShortcuts(
-  cross: CrossAttnArrays,
+  cross: CrossAttnBiasArrays,
   occ: CrossAttnArrays,
   C: number,
   heads: number,

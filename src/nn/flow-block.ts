@@ -16,6 +16,7 @@ import {
   type BlockShortcuts,
   blockShortcuts,
   type CrossAttnArrays,
+  type CrossAttnBiasArrays,
   disposeBlockShortcuts,
   occlusionAttentionRank1,
 } from '../models/flow-shortcuts.ts';
@@ -310,18 +311,23 @@ export async function loadFlowShortcuts(
   dtype: DType,
   gpu: GpuContext | null,
 ): Promise<BlockShortcuts[]> {
-  const arrays = async (p: string): Promise<CrossAttnArrays> => ({
-    kvW: await store.readFloat32(`${p}.to_kv.weight`),
+  const biasArrays = async (p: string): Promise<CrossAttnBiasArrays> => ({
     kvB: await store.readFloat32(`${p}.to_kv.bias`),
     outW: await store.readFloat32(`${p}.to_out.weight`),
     outB: await store.readFloat32(`${p}.to_out.bias`),
+  });
+  // The mask-weighted cross-attention's to_kv weight ([2C, 1024], ~50M values over 24 blocks) is not read: its
+  // constant needs only biases and to_out (issue #7: it was ~10% of the flow's load time).
+  const arrays = async (p: string): Promise<CrossAttnArrays> => ({
+    kvW: await store.readFloat32(`${p}.to_kv.weight`),
+    ...(await biasArrays(p)),
   });
   const out: BlockShortcuts[] = [];
   for (let i = 0; i < blocks; i++) {
     const b = `blocks.${i}`;
     out.push(
       blockShortcuts(
-        await arrays(`${b}.cross_attn`),
+        await biasArrays(`${b}.cross_attn`),
         await arrays(`${b}.cross_attn_mask`),
         C,
         heads,
