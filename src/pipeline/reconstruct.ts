@@ -288,7 +288,12 @@ export async function reconstruct(options: ReconstructOptions): Promise<Reconstr
       await outDir?.abort();
       throw e;
     }
-    timings.push({ stage: 'write', seconds: (performance.now() - s) / 1000, peakGpuBytes: null });
+    timings.push({
+      stage: 'write',
+      seconds: (performance.now() - s) / 1000,
+      loadSeconds: 0,
+      peakGpuBytes: null,
+    });
   }
   return {
     out: finalOut,

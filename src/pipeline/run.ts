@@ -28,6 +28,8 @@
  */
 
 import type { ModelFiles } from '../io/model-files.ts';
+import { Dinov2 } from '../models/dinov2.ts';
+import { openDinov2Dir } from '../models/dinov2-weights.ts';
 import type { SlatDecoderConfig } from '../models/slat-decoder-base.ts';
 import { SLatGaussianDecoder } from '../models/slat-decoder-gs.ts';
 import { SLatMeshDecoder } from '../models/slat-decoder-mesh.ts';
@@ -144,7 +146,14 @@ export const RUN_PIPELINE_DEFAULTS = {
 
 export interface StageTiming {
   stage: StageName | 'load';
+  /** Wall time of the stage, its weight loading included. */
   seconds: number;
+  /**
+   * Part of `seconds` spent loading this stage's weights (file -> device, GPU copies finished); 0 for stages
+   * without weights. Stages load their networks when they start and release them when they end (peak memory of
+   * one stage rather than all models resident), so this is a per-run cost.
+   */
+  loadSeconds: number;
   /** Peak GPU bytes allocated during the stage (null on the CPU). */
   peakGpuBytes: number | null;
 }
@@ -289,15 +298,36 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   let ownedGpu = false;
   if (options.gpu !== undefined) gpu = options.gpu;
   else ({ gpu, owned: ownedGpu } = await acquireDevice(o.device, warn));
-  timings.push({ stage: 'load', seconds: (performance.now() - tLoad) / 1000, peakGpuBytes: null });
+  timings.push({
+    stage: 'load',
+    seconds: (performance.now() - tLoad) / 1000,
+    loadSeconds: 0,
+    peakGpuBytes: null,
+  });
   let peak = 0;
   const progress = (stage: StageName, done: number, total: number) => {
     o.signal?.throwIfAborted();
     o.onProgress?.({ stage, done, total });
   };
   /** Times a stage and records its GPU peak; frees pooled buffers afterwards. */
+  let stageLoadSeconds = 0;
+  /** `loadModel` timed into the running stage's `loadSeconds` (waits for the uploads to reach the GPU). */
+  const timedLoad = async <T>(
+    entry: ModelEntry,
+    load: (store: SafetensorsWeightStore, args: Record<string, unknown>) => Promise<T>,
+  ): Promise<T> => {
+    const s = performance.now();
+    try {
+      const r = await loadModel(entry, load);
+      if (gpu) await gpu.sync();
+      return r;
+    } finally {
+      stageLoadSeconds += (performance.now() - s) / 1000;
+    }
+  };
   const stage = async <T>(name: StageName, fn: () => Promise<T>): Promise<T> => {
     const s = performance.now();
+    stageLoadSeconds = 0;
     if (gpu) gpu.peakBytes = gpu.allocatedBytes;
     const r = await fn();
     if (gpu) {
@@ -308,6 +338,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     timings.push({
       stage: name,
       seconds: (performance.now() - s) / 1000,
+      loadSeconds: stageLoadSeconds,
       peakGpuBytes: gpu ? gpu.peakBytes : null,
     });
     return r;
@@ -319,19 +350,33 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       o.condition ??
       (await stage('encode', async () => {
         progress('encode', 0, o.images.length);
-        return encodeCondition(o.images, o.masks, {
-          dinov2: model.dinov2.files,
-          gpu,
-          dilationKernel: o.dilationKernel,
-          padToSquare: o.padToSquare,
-          onWarning: warn,
-          onView: (d, n) => progress('encode', d, n),
-          ...(o.dump && {
-            onImage: (v: number, im: Float32Array) => {
-              images518[v] = im;
-            },
-          }),
-        });
+        const tDino = performance.now();
+        const { store, config } = await openDinov2Dir(model.dinov2.files);
+        let dino: Dinov2;
+        try {
+          dino = await Dinov2.load(store, config, { gpu });
+          if (gpu) await gpu.sync();
+        } finally {
+          await store.close();
+        }
+        stageLoadSeconds += (performance.now() - tDino) / 1000;
+        try {
+          return await encodeCondition(o.images, o.masks, {
+            dinov2: dino,
+            gpu,
+            dilationKernel: o.dilationKernel,
+            padToSquare: o.padToSquare,
+            onWarning: warn,
+            onView: (d, n) => progress('encode', d, n),
+            ...(o.dump && {
+              onImage: (v: number, im: Float32Array) => {
+                images518[v] = im;
+              },
+            }),
+          });
+        } finally {
+          dino.dispose();
+        }
       }));
     if (o.condition) for (const w of cond.warnings) warn(w);
     const V = cond.views;
@@ -354,7 +399,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const ssShape = injectionShapes(model).ssNoiseShape;
     const seededSs = generator.randn(ssShape);
     const stage1 = async () => {
-      const flow = await loadModel(model.models.sparse_structure_flow_model as ModelEntry, (store, args) =>
+      const flow = await timedLoad(model.models.sparse_structure_flow_model as ModelEntry, (store, args) =>
         SparseStructureFlow.load(store, args as unknown as SsFlowConfig, { gpu, precision: o.precision }),
       );
       try {
@@ -400,7 +445,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     // --- SS decoder: occupancy
     const ssDecode = async (latent: { data: Float32Array; shape: number[] }) => {
       progress('ss-decode', 0, 1);
-      const dec = await loadModel(model.models.sparse_structure_decoder as ModelEntry, (store, args) =>
+      const dec = await timedLoad(model.models.sparse_structure_decoder as ModelEntry, (store, args) =>
         SparseStructureDecoder.load(store, args as unknown as SsDecoderConfig, {
           gpu,
           precision: o.precision,
@@ -461,7 +506,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
           `${o.noiseSlat.source ?? 'the stage-2 noise'} has ${o.noiseSlat.shape[0]} rows but stage 1 found ${voxels} voxels; pass the coordinates of the run the noise belongs to (--coords)`,
         );
       const slat = await stage('stage2', async () => {
-        const flow = await loadModel(model.models.slat_flow_model as ModelEntry, (store, args) =>
+        const flow = await timedLoad(model.models.slat_flow_model as ModelEntry, (store, args) =>
           SLatFlow.load(store, args as unknown as SLatFlowConfig, { gpu, precision: o.precision }),
         );
         try {
@@ -504,7 +549,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       if (wantGaussians) {
         gaussians = await stage('decode-gaussians', async () => {
           progress('decode-gaussians', 0, 1);
-          const dec = await loadModel(model.models.slat_decoder_gs as ModelEntry, (store, args) =>
+          const dec = await timedLoad(model.models.slat_decoder_gs as ModelEntry, (store, args) =>
             SLatGaussianDecoder.load(store, args as unknown as SlatDecoderConfig, {
               gpu,
               precision: o.precision,
@@ -526,7 +571,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       if (wantMesh) {
         mesh = await stage('decode-mesh', async () => {
           progress('decode-mesh', 0, 2);
-          const dec = await loadModel(model.models.slat_decoder_mesh as ModelEntry, (store, args) =>
+          const dec = await timedLoad(model.models.slat_decoder_mesh as ModelEntry, (store, args) =>
             SLatMeshDecoder.load(store, args as unknown as SlatDecoderConfig, {
               gpu,
               precision: o.precision,
