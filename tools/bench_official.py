@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
@@ -32,20 +31,7 @@ dev = "cuda"
 
 
 def timed(fn, iters):
-    t0 = time.time()
-    while time.time() - t0 < 1.0:
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return {"medianMs": times[len(times) // 2], "minMs": times[0]}
+    return common.timed(fn, iters, dev)
 
 
 out = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0)}

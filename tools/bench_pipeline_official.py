@@ -243,40 +243,7 @@ def speed_up_spconv_shim(torch):
 
     if "tools/fixtures/shims" not in (getattr(spt, "__file__", "") or ""):
         return  # real spconv
-    from spconv.pytorch import SubMConv3d, neighbour_rows
-
-    def forward(self, x):
-        f = x.features
-        k = self.kernel_size[0]
-        if k == 1:
-            out = f @ self.weight.view(self.in_channels, self.out_channels)
-        else:
-            h = k // 2
-            cache = x.indice_dict.setdefault("_bench_subm_rows", {})
-            # indice_dict travels with `replace(feats, coords)` too: keep the rows only for these very indices.
-            if cache.get("indices") is not x.indices:
-                cache.clear()
-                cache["indices"] = x.indices
-            if k not in cache:
-                taps = []
-                for a in range(k):
-                    for b in range(k):
-                        for c in range(k):
-                            if (a, b, c) == (h, h, h):
-                                continue
-                            rows = neighbour_rows(x.indices, (a - h, b - h, c - h))
-                            valid = rows >= 0
-                            taps.append(((a, b, c), rows[valid], torch.nonzero(valid).squeeze(1)))
-                cache[k] = taps
-            out = f @ self.weight[:, h, h, h, :].t()
-            for (a, b, c), src, dst in cache[k]:
-                if src.numel():
-                    out.index_add_(0, dst, f[src] @ self.weight[:, a, b, c, :].t())
-        if self.bias is not None:
-            out = out + self.bias
-        return x.replace_feature(out)
-
-    SubMConv3d.forward = forward
+    spt.cache_neighbour_rows(True)
     SHIMS.append("spconv: tools/fixtures/shims/spconv with neighbour rows cached per coordinate set "
                  "(indice_dict), gather-GEMM-scatter per tap as spconv Native")
 
@@ -332,6 +299,18 @@ def install_flash_attn(torch):
     m.flash_attn_qkvpacked_func = lambda qkv, **kw: dense(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], **kw)
     sys.modules["flash_attn"] = m
     SHIMS.append("flash_attn: F.scaled_dot_product_attention over the padded sequences with a key mask (exact)")
+
+
+def install_shims(torch):
+    """Every stand-in above (each only where the real package is missing); what ran is listed in SHIMS."""
+    shim_safetensors(torch)
+    shim_torchvision(torch)
+    shim_cv2()
+    shim_plyfile()
+    shim_utils3d()
+    shim_misc()
+    speed_up_spconv_shim(torch)
+    install_flash_attn(torch)
 
 
 # --------------------------------------------------------------------------------------------------- pipeline
@@ -446,14 +425,7 @@ def main():
         torch.set_float32_matmul_precision("highest")
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = True
-    for s in (shim_safetensors, shim_torchvision):
-        s(torch)
-    shim_cv2()
-    shim_plyfile()
-    shim_utils3d()
-    shim_misc()
-    speed_up_spconv_shim(torch)
-    install_flash_attn(torch)
+    install_shims(torch)
     try:
         from PIL import Image  # the official preprocessing resizes with PIL's LANCZOS: no stand-in
     except ImportError:

@@ -16,8 +16,8 @@ tools/fixtures/official.sh) at the released sizes with their constructors' rando
 
 What is NOT the official stack (the device image has no spconv, flash-attn or xformers):
 * spconv -> tools/fixtures/shims/spconv (submanifold conv = 27 neighbour gathers + GEMMs + index_add, the native
-  algorithm's arithmetic), with its neighbour lookups cached per coordinate tensor here (spconv caches its
-  indice pairs per `indice_key` too). Real spconv's implicit-GEMM kernels are faster, so the reference's conv
+  algorithm's arithmetic), with its neighbour lookups cached per coordinate set (the shim's
+  `cache_neighbour_rows`, turned on here; spconv caches its indice pairs per `indice_key` too). Real spconv's implicit-GEMM kernels are faster, so the reference's conv
   times are an upper bound of the official stack's.
 * flash_attn -> SDPA stand-ins defined here when torch has `F.scaled_dot_product_attention` (torch >= 2): full
   attention per sequence, windowed attention as one batched SDPA over windows padded to the longest with a key
@@ -39,7 +39,6 @@ import math
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -81,22 +80,9 @@ if args.small:
 import spconv.pytorch as spconv_pt  # noqa: E402
 
 if "tools/fixtures/shims" in (getattr(spconv_pt, "__file__", "") or ""):
-    _nb_cache: dict = {}
-    _nb_plain = spconv_pt.neighbour_rows
-
-    def _nb_cached(indices, offset):
-        key = (id(indices), tuple(offset))
-        hit = _nb_cache.get(key)
-        if hit is None or hit[0] is not indices:
-            if len(_nb_cache) > 4096:
-                _nb_cache.clear()
-            hit = (indices, _nb_plain(indices, offset))  # keeps `indices` alive, so its id is not reused
-            _nb_cache[key] = hit
-        return hit[1]
-
-    spconv_pt.neighbour_rows = _nb_cached
+    spconv_pt.cache_neighbour_rows(True)
     shims.append("spconv: tools/fixtures/shims/spconv (27 gathers + GEMMs + index_add per conv), neighbour rows "
-                 "cached per coordinate tensor")
+                 "cached per coordinate set (indice_dict)")
 else:
     shims.append(f"spconv: real package {getattr(spconv_pt, '__version__', '?')}")
 
@@ -192,29 +178,7 @@ def sync():
 
 
 def timed(fn, iters):
-    """>= 1 s warm-up, then the median of `iters` runs (CUDA events, or wall clock on the CPU)."""
-    t0 = time.time()
-    n = 0
-    while time.time() - t0 < 1.0 or n < 2:
-        fn()
-        n += 1
-    sync()
-    times = []
-    for _ in range(iters):
-        if dev == "cuda":
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            s = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - s) * 1e3)
-    times.sort()
-    return {"medianMs": times[len(times) // 2], "minMs": times[0], "iters": iters,
-            "source": "cuda events" if dev == "cuda" else "wall"}
+    return common.timed(fn, iters, dev)
 
 
 FAMILIES = [

@@ -87,6 +87,14 @@ def read_ref(torch, ref: str, default: str, flag: str):
     return tensors[name], f"{path}:{name}"
 
 
+def injected(ref, like, flag: str, needs: str, hint: str = ""):
+    """The tensor of `ref` (from read_ref) in place of `like`: the same shape, moved to like's device and dtype."""
+    t, where = ref
+    if tuple(t.shape) != tuple(like.shape):
+        raise SystemExit(f"{flag} {where} has shape {list(t.shape)} but {needs} {list(like.shape)}{hint}")
+    return t.to(like.device, like.dtype)
+
+
 def step_name(i: int) -> str:
     return f"step_{i:02d}"
 
@@ -104,14 +112,7 @@ def main():
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device; pass --device cpu")
-    for s in (runner.shim_safetensors, runner.shim_torchvision):
-        s(torch)
-    runner.shim_cv2()
-    runner.shim_plyfile()
-    runner.shim_utils3d()
-    runner.shim_misc()
-    runner.speed_up_spconv_shim(torch)
-    runner.install_flash_attn(torch)
+    runner.install_shims(torch)
     from PIL import Image
 
     import amodal3r.modules.sparse as sp
@@ -163,10 +164,7 @@ def main():
         if inj_coords is not None:
             return inj_coords[0].to(self.device).int()
         if inj_ss is not None:
-            if tuple(inj_ss[0].shape) != tuple(noise.shape):
-                raise SystemExit(f"--noise-ss {inj_ss[1]} has shape {list(inj_ss[0].shape)}, "
-                                 f"the model's latent is {list(noise.shape)}")
-            noise = inj_ss[0].to(self.device, noise.dtype)
+            noise = injected(inj_ss, noise, "--noise-ss", "the model's latent is")
         rec("stage1/noise", noise)
         sampler_params = {**self.sparse_structure_sampler_params, **sampler_params}
         ret = self.sparse_structure_sampler.sample(flow_model, noise, **cond, **sampler_params, verbose=True)
@@ -185,10 +183,7 @@ def main():
         flow_model = self.models["slat_flow_model"]
         feats = torch.randn(coords.shape[0], flow_model.in_channels).to(self.device)
         if inj_slat is not None:
-            if tuple(inj_slat[0].shape) != tuple(feats.shape):
-                raise SystemExit(f"--noise-slat {inj_slat[1]} has shape {list(inj_slat[0].shape)} but stage 2 "
-                                 f"needs {list(feats.shape)} (one row per voxel of the coordinates)")
-            feats = inj_slat[0].to(self.device, feats.dtype)
+            feats = injected(inj_slat, feats, "--noise-slat", "stage 2 needs", " (one row per voxel of the coordinates)")
         rec("stage2/coords", coords)
         rec("stage2/noise_feats", feats)
         noise = sp.SparseTensor(feats=feats, coords=coords)
