@@ -170,7 +170,8 @@ export function attnWeights(
       : {
           q: get(`${p}.to_q.weight`),
           qB: get(`${p}.to_q.bias`),
-          kv: get(`${p}.to_kv.weight`),
+          // Optional: the occlusion attention's is not loaded when the rank-1 shortcut replaces it.
+          kv: w.get(`${p}.to_kv.weight`),
           kvB: get(`${p}.to_kv.bias`),
         }),
     qGamma: w.get(`${p}.q_rms_norm.gamma`),
@@ -455,6 +456,18 @@ export interface FlowLoadOptions {
   shortcuts?: boolean;
 }
 
+/** `blocks.N.cross_attn_mask.to_kv.weight`: the occlusion attention's key/value projection. */
+const OCC_KV_WEIGHT = /^blocks\.\d+\.cross_attn_mask\.to_kv\.weight$/;
+
+/**
+ * True for a weight the GPU never reads when the shortcuts are on: the occlusion attention's to_kv weight, which
+ * the rank-1 path replaces by its row sums (flow-shortcuts.ts), unless that attention has qk-RMSNorm (then the full
+ * path runs and needs it). Not uploading it saves 24 x 4 MiB f16 per flow and its load time (issue #7).
+ */
+function rank1OnlyWeight(name: string, expected: ReadonlyMap<string, readonly number[]>): boolean {
+  return OCC_KV_WEIGHT.test(name) && !expected.has(name.replace(/to_kv\.weight$/, 'q_rms_norm.gamma'));
+}
+
 /** What `loadFlowWeights` returns. */
 export interface LoadedFlow {
   /** The model dtype (block weights and residual stream). */
@@ -489,13 +502,15 @@ export async function loadFlowWeights(
   const precision = options.precision ?? 'auto';
   const wantF16 = precision === 'f16' || (precision === 'auto' && !!useFp16);
   const dtype: DType = wantF16 && (!gpu || gpu.features.f16) ? 'f16' : 'f32';
+  const useShortcuts = options.shortcuts ?? true;
   const w = new Map<string, Tensor>();
-  for (const name of expected.keys())
+  for (const name of expected.keys()) {
+    if (useShortcuts && rank1OnlyWeight(name, expected)) continue;
     w.set(name, await store.load(name, { gpu, dtype: modelDtypeKey.test(name) ? dtype : 'f32' }));
-  const shortcuts =
-    (options.shortcuts ?? true)
-      ? await loadFlowShortcuts(store, dims.blocks, dims.C, dims.heads, dtype, gpu)
-      : [];
+  }
+  const shortcuts = useShortcuts
+    ? await loadFlowShortcuts(store, dims.blocks, dims.C, dims.heads, dtype, gpu)
+    : [];
   const get = (k: string) => {
     const t = w.get(k);
     if (!t) throw new Error(`${who}: weight ${k} was not loaded`);
