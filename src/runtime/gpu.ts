@@ -51,6 +51,38 @@ export interface SubgroupMatrixConfig {
 }
 
 const MAX_DISPATCHES_PER_SUBMIT = 256;
+
+/** Counters of `GpuContext.stats`. */
+export interface GpuStats {
+  pipelinesCompiled: number;
+  buffersCreated: number;
+  bufferBytesCreated: number;
+  writeBytes: number;
+  dispatches: number;
+  submits: number;
+  readbacks: number;
+}
+
+export const GPU_STATS_ZERO: Readonly<GpuStats> = {
+  pipelinesCompiled: 0,
+  buffersCreated: 0,
+  bufferBytesCreated: 0,
+  writeBytes: 0,
+  dispatches: 0,
+  submits: 0,
+  readbacks: 0,
+};
+
+/**
+ * `after - before` field by field, for a stage or step.
+ * @example
+ * const s0 = { ...gpu.stats }; await work(); console.log(gpuStatsDelta(s0, gpu.stats));
+ */
+export function gpuStatsDelta(before: Readonly<GpuStats>, after: Readonly<GpuStats>): GpuStats {
+  const out = { ...GPU_STATS_ZERO };
+  for (const k of Object.keys(out) as (keyof GpuStats)[]) out[k] = after[k] - before[k];
+  return out;
+}
 const SUBGROUP_MATRIX_FEATURE = 'chromium-experimental-subgroup-matrix';
 
 interface PendingDispatch {
@@ -147,6 +179,12 @@ export class GpuContext {
   /** Bytes currently allocated from the device by this context (pooled included), and the peak. */
   allocatedBytes = 0;
   peakBytes = 0;
+  /**
+   * Running counters for diagnosing slow stages (issue #7): pipeline compilations (cache misses), storage buffers
+   * created (pool misses) and their bytes, bytes written by the queue, submits and readbacks. Cheap integer
+   * increments; callers snapshot with `{ ...gpu.stats }` and diff.
+   */
+  readonly stats: GpuStats = { ...GPU_STATS_ZERO };
 
   private constructor(
     device: GPUDevice,
@@ -233,6 +271,7 @@ export class GpuContext {
       const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint }, label: key });
       this.pipelines.set(k, p);
+      this.stats.pipelinesCompiled++;
     }
     return p;
   }
@@ -267,6 +306,8 @@ export class GpuContext {
     });
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
+    this.stats.buffersCreated++;
+    this.stats.bufferBytesCreated += size;
     return buffer;
   }
 
@@ -306,6 +347,7 @@ export class GpuContext {
         ? new Uint8Array(data)
         : new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, bytes);
     this.device.queue.writeBuffer(buffer, 0, view);
+    this.stats.writeBytes += bytes;
     this.uniformsInFlight.push(buffer);
     return buffer;
   }
@@ -332,6 +374,7 @@ export class GpuContext {
     });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.pending.push({ pipeline, bindGroup, workgroups: [x, y, z] });
+    this.stats.dispatches++;
     if (this.pending.length >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
@@ -352,6 +395,7 @@ export class GpuContext {
     }
     pass.end();
     this.device.queue.submit([encoder.finish()]);
+    this.stats.submits++;
     this.pending = [];
     for (const u of this.uniformsInFlight) {
       let list = this.freeUniforms.get(u.size);
@@ -371,6 +415,7 @@ export class GpuContext {
     if (this.pending.length > 0) this.flush();
     // writeBuffer needs a multiple of 4 bytes.
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.stats.writeBytes += bytes.byteLength;
     if (bytes.byteLength % 4 === 0) {
       this.device.queue.writeBuffer(buffer, byteOffset, bytes);
     } else {
@@ -383,6 +428,7 @@ export class GpuContext {
   /** Copies `bytes` bytes of `buffer` from `byteOffset` back to the CPU. */
   async readBuffer(buffer: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
     this.flush();
+    this.stats.readbacks++;
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({
       size,
