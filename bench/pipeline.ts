@@ -32,7 +32,7 @@ import { writeGaussiansPly } from '../src/io/ply-gaussians.ts';
 import { makeTestModel, type TestModelSize } from '../src/pipeline/make-test-model.ts';
 import { runPipeline, type StageTiming } from '../src/pipeline/run.ts';
 import { writeMeshGlb } from '../src/representations/mesh.ts';
-import type { GpuContext } from '../src/runtime/gpu.ts';
+import { type GpuContext, type GpuStats, gpuStatsDelta } from '../src/runtime/gpu.ts';
 import { argValue } from './harness.ts';
 
 export interface BenchPipelineOptions {
@@ -84,6 +84,16 @@ export interface BenchStage {
   /** Part of `seconds` spent loading the stage's weights (ours stream them per stage; 0 for writes). */
   loadSeconds: number;
   peakGpuBytes: number | null;
+  /**
+   * GPU counters over the stage (pipeline compilations, buffers created, bytes written, submits, readbacks), from
+   * the stage's first progress event to the next stage's; null on the CPU or for the writes (issue #7 diagnosis).
+   */
+  gpuStats?: GpuStats | null;
+  /**
+   * Seconds from the stage's first progress event to each later one (per sampler step for stage1/stage2). No sync
+   * is added, so they show when the CPU finished recording each step, not when the GPU finished it.
+   */
+  progressSeconds?: number[];
 }
 
 export interface BenchRun {
@@ -206,6 +216,15 @@ export async function benchPipeline(
     const mask = await readImage(o.mask);
     const runs: BenchRun[] = [];
     for (let run = 1; run <= o.runs; run++) {
+      // Per-stage GPU counters and progress times, keyed by stage name (see BenchStage).
+      const statsAt = new Map<string, GpuStats>();
+      const statsOf = new Map<string, GpuStats>();
+      const progressAt = new Map<string, number[]>();
+      let current: string | null = null;
+      const closeStage = () => {
+        const s0 = current && statsAt.get(current);
+        if (gpu && current && s0) statsOf.set(current, gpuStatsDelta(s0, gpu.stats));
+      };
       const r = await runPipeline({
         images: [image],
         masks: [mask],
@@ -218,18 +237,36 @@ export async function benchPipeline(
         frames: o.frames,
         frameSize: o.frameSize,
         onProgress: (e) => {
-          if (e.done === 0) log(`run ${run}: ${e.stage}`);
+          const now = performance.now();
+          if (e.stage !== current) {
+            closeStage();
+            current = e.stage;
+            if (gpu) statsAt.set(e.stage, { ...gpu.stats });
+            progressAt.set(e.stage, [now]);
+            log(`run ${run}: ${e.stage}`);
+          } else progressAt.get(e.stage)?.push(now);
         },
         onWarning: (m) => log(`warning: ${m}`),
       });
+      closeStage();
       const stages: BenchStage[] = r.timings
         .filter((t: StageTiming) => t.stage !== 'load')
-        .map((t) => ({
-          stage: t.stage,
-          seconds: t.seconds,
-          loadSeconds: t.loadSeconds,
-          peakGpuBytes: t.peakGpuBytes,
-        }));
+        .map((t) => {
+          const times = progressAt.get(t.stage) ?? [];
+          return {
+            stage: t.stage,
+            seconds: t.seconds,
+            loadSeconds: t.loadSeconds,
+            peakGpuBytes: t.peakGpuBytes,
+            gpuStats: statsOf.get(t.stage) ?? null,
+            progressSeconds: times.slice(1).map((x) => (x - times[0]) / 1000),
+          };
+        });
+      for (const s of stages) {
+        if (s.gpuStats) log(`run ${run}: ${s.stage} gpu ${JSON.stringify(s.gpuStats)}`);
+        if (s.progressSeconds?.length)
+          log(`run ${run}: ${s.stage} progress at ${s.progressSeconds.map((x) => x.toFixed(2)).join(' ')} s`);
+      }
       const out = join(work, `out-${run}`);
       const skipped = r.skipped.map((s) => `${s.output}: ${s.reason}`);
       const gaussians = r.gaussians;
