@@ -105,9 +105,27 @@ export interface BenchRun {
   totalSeconds: number;
   peakGpuBytes: number | null;
   voxels: number;
+  /**
+   * Distinct 2x-downsampled voxels: the SLAT flow's attention tokens. The random-weight test model's stage 1 marks
+   * scattered voxels (tiny: 554 voxels -> 551 tokens), unlike a surface (bench slat's shell: 20,256 -> 3,496), and
+   * the flow's cost grows with tokens^2 (issue #7).
+   */
+  flowTokens: number;
   gaussians: number;
   mesh: { vertices: number; triangles: number } | null;
   skipped: string[];
+}
+
+/** Number of distinct (b, x >> 1, y >> 1, z >> 1) of [N, 4] coordinates (grid < 512, as the sparse ops assume). */
+function downsampledCount(coords: Int32Array): number {
+  const GRID = 512;
+  const keys = new Set<number>();
+  for (let i = 0; i < coords.length; i += 4) {
+    keys.add(
+      ((coords[i] * GRID + (coords[i + 1] >> 1)) * GRID + (coords[i + 2] >> 1)) * GRID + (coords[i + 3] >> 1),
+    );
+  }
+  return keys.size;
 }
 
 function parseOptions(args: readonly string[]): BenchPipelineOptions {
@@ -313,11 +331,13 @@ export async function benchPipeline(
         totalSeconds: stages.reduce((a, s) => a + s.seconds, 0),
         peakGpuBytes: r.peakGpuBytes,
         voxels: r.voxels,
+        flowTokens: downsampledCount(r.coords),
         gaussians: gaussians?.count ?? 0,
         mesh: mesh ? { vertices: mesh.vertices.length / 3, triangles: mesh.faces.length / 3 } : null,
         skipped,
       };
       runs.push(result);
+      log(`run ${run}: ${r.voxels} voxels, ${result.flowTokens} flow tokens`);
       log(
         `run ${run}: ${stages
           .map(
