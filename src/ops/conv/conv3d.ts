@@ -44,6 +44,7 @@ import { permute } from '../layout/permute.ts';
 import { packParams, planSlabs, windowBinding, windowBudget } from '../layout/window.ts';
 import { WGSL } from '../wgsl.generated.ts';
 import { conv3dCpu, convOutSize } from './conv3d.cpu.ts';
+import { microKernel, TILE_MID, TILE_NARROW, TILE_WIDE, type TileConfig } from './gemm-tile.ts';
 
 /** A conv weight in the kernel's layout: [Cout, k^3 * Cin] with inner order (kd, kh, kw, ci). */
 export class Conv3dWeight {
@@ -92,17 +93,6 @@ export interface Conv3dOptions {
   dtype?: DType;
 }
 
-interface TileConfig {
-  tm: number;
-  tn: number;
-  tk: number;
-  rm: number;
-  rn: number;
-}
-
-const TILE_WIDE: TileConfig = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
-const TILE_NARROW: TileConfig = { tm: 128, tn: 16, tk: 16, rm: 4, rn: 2 };
-const TILE_MID: TileConfig = { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
 /** Not a tile: the direct kernel (conv3d.direct.wgsl), 64 voxels per workgroup, up to 4 channels each. */
 const DIRECT: TileConfig = { tm: 64, tn: 4, tk: 1, rm: 1, rn: 4 };
 
@@ -111,23 +101,6 @@ function tileFor(n: number): TileConfig {
   if (n <= TILE_NARROW.tn) return TILE_NARROW;
   if (n <= TILE_MID.tn) return TILE_MID;
   return TILE_WIDE;
-}
-
-/** Unrolled register-tile code for the template (scalar accumulators acc_r_c; see the note in conv3d.wgsl). */
-function microKernel(t: TileConfig): { ACC_DECL: string; MICRO: string; STORE: string } {
-  const decl: string[] = [];
-  const micro: string[] = [];
-  const store: string[] = [];
-  for (let r = 0; r < t.rm; r++) micro.push(`      let a_${r} = a_s[q * TM + ty + ${r}u * TYM];`);
-  for (let c = 0; c < t.rn; c++) micro.push(`      let b_${c} = b_s[q * TN + tx + ${c}u * TXN];`);
-  for (let r = 0; r < t.rm; r++) {
-    for (let c = 0; c < t.rn; c++) {
-      decl.push(`  var acc_${r}_${c} = 0.0;`);
-      micro.push(`      acc_${r}_${c} = acc_${r}_${c} + a_${r} * b_${c};`);
-      store.push(`  store(m_base + ty + ${r}u * TYM, n_base + tx + ${c}u * TXN, acc_${r}_${c});`);
-    }
-  }
-  return { ACC_DECL: decl.join('\n'), MICRO: micro.join('\n'), STORE: store.join('\n') };
 }
 
 /** Generated accumulator code for the direct kernel: acc_c for each of `nc` output channels. */

@@ -28,44 +28,17 @@ import { Tensor } from '../../runtime/tensor.ts';
 import { enablesFor, specialize, templateKey } from '../../runtime/wgsl.ts';
 import { bufferWindow, packParams, windowBinding, windowBudget } from '../layout/window.ts';
 import { WGSL } from '../wgsl.generated.ts';
+import { microKernel, TILE_MID, TILE_NARROW, TILE_WIDE, type TileConfig } from './gemm-tile.ts';
 
 /** Taps of the 3x3x3 stencil (columns of the neighbour table). */
 export const SPARSE_CONV_TAPS = 27;
 
-interface TileConfig {
-  tm: number;
-  tn: number;
-  tk: number;
-  rm: number;
-  rn: number;
-}
-
-const TILE_WIDE: TileConfig = { tm: 64, tn: 64, tk: 16, rm: 4, rn: 4 };
-const TILE_MID: TileConfig = { tm: 128, tn: 32, tk: 16, rm: 4, rn: 4 };
-const TILE_NARROW: TileConfig = { tm: 128, tn: 16, tk: 16, rm: 4, rn: 2 };
 const WORKGROUP = 256;
 
 function tileFor(n: number): TileConfig {
   if (n <= TILE_NARROW.tn) return TILE_NARROW;
   if (n <= TILE_MID.tn) return TILE_MID;
   return TILE_WIDE;
-}
-
-/** Generated register-tile code (named scalar accumulators: Mesa compiles loop-indexed arrays very slowly). */
-function microKernel(t: TileConfig): { ACC_DECL: string; MICRO: string; STORE: string } {
-  const decl: string[] = [];
-  const micro: string[] = [];
-  const store: string[] = [];
-  for (let r = 0; r < t.rm; r++) micro.push(`      let a_${r} = a_s[q * TM + ty + ${r}u * TYM];`);
-  for (let c = 0; c < t.rn; c++) micro.push(`      let b_${c} = b_s[q * TN + tx + ${c}u * TXN];`);
-  for (let r = 0; r < t.rm; r++) {
-    for (let c = 0; c < t.rn; c++) {
-      decl.push(`  var acc_${r}_${c} = 0.0;`);
-      micro.push(`      acc_${r}_${c} = acc_${r}_${c} + a_${r} * b_${c};`);
-      store.push(`  store(m_base + ty + ${r}u * TYM, n_base + tx + ${c}u * TXN, acc_${r}_${c});`);
-    }
-  }
-  return { ACC_DECL: decl.join('\n'), MICRO: micro.join('\n'), STORE: store.join('\n') };
 }
 
 /**
