@@ -21,7 +21,8 @@ export const TILE_NARROW: TileConfig = { tm: 128, tn: 16, tk: 16, rm: 4, rn: 2 }
  * Unrolled register-tile code for the templates: scalar accumulators `acc_r_c`, because Mesa compiles
  * loop-indexed private arrays very slowly (see the note in conv3d.wgsl).
  * @example
- * specialize(WGSL['conv3d'], { ...microKernel(TILE_WIDE), TM: '64u' });
+ * const vars = { TM: TILE_WIDE.tm, TN: TILE_WIDE.tn, ...microKernel(TILE_WIDE) }; // + the template's other names
+ * specialize(WGSL['ops/conv/conv3d'], vars, enables);
  */
 export function microKernel(t: TileConfig): { ACC_DECL: string; MICRO: string; STORE: string } {
   const decl: string[] = [];
